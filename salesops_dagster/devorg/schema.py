@@ -205,7 +205,7 @@ def load_custom_fields(metadata_dir: Path) -> dict[str, dict[str, str]]:
     if not objects.is_dir():
         return out
     for path in sorted(objects.glob("*/fields/*.field-meta.xml")):
-        root = ET.parse(path).getroot()
+        root = ET.parse(path).getroot()  # noqa: S314 (the project's own metadata files)
         full_name = root.findtext("md:fullName", namespaces=_METADATA_NS)
         md_type = root.findtext("md:type", namespaces=_METADATA_NS)
         if not full_name or md_type not in _METADATA_TYPES:

@@ -1,0 +1,1 @@
+"""Checks of the Salesforce metadata in `sf/`, callable on any copy of that directory."""
