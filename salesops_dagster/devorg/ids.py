@@ -58,7 +58,7 @@ def is_valid_id(value: str, prefix: str | None = None) -> bool:
 
 
 class IdFactory:
-    """Thread-safe Ids per key prefix; `start` lets a seeded data set and later inserts not clash."""
+    """Thread-safe Ids per key prefix; `start` keeps a seeded data set and later inserts apart."""
 
     def __init__(self, start: int = 1, pod: str = "5e") -> None:
         self._counter = itertools.count(start)

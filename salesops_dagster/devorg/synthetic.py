@@ -76,6 +76,7 @@ from itertools import accumulate
 from operator import itemgetter
 from typing import Generic, TypeVar
 
+from salesops_dagster.devorg.auth import INTEGRATION_USERNAME
 from salesops_dagster.devorg.ids import KEY_PREFIXES, make_id
 
 T = TypeVar("T")
@@ -780,7 +781,9 @@ class _Generator:
             self.out["User"].append(
                 {
                     "Id": u.id,
-                    "Username": f"{u.email}.devorg",
+                    "Username": INTEGRATION_USERNAME
+                    if u.id == INTEGRATION_USER_ID
+                    else f"{u.email}.devorg",
                     "Name": u.name,
                     "FirstName": u.first_name,
                     "LastName": u.last_name,
