@@ -502,7 +502,7 @@ class _Parser:
         self.expect_keyword("SELECT")
         count_only, fields = self.select_list()
         self.expect_keyword("FROM")
-        sobject = self.name()
+        sobject = self.sobject_name()
         where = self.condition() if self.accept_keyword("WHERE") else None
         order_by: tuple[_RawOrder, ...] = ()
         if self.accept_keyword("ORDER"):
@@ -528,6 +528,14 @@ class _Parser:
         while self.accept_punct(","):
             fields.append(self.name())
         return False, tuple(fields)
+
+    def sobject_name(self) -> _Token:
+        """The object after FROM. `Group` is an sObject as well as a keyword (GROUP BY)."""
+        token = self.peek()
+        if token.kind == "ident" and token.upper == "GROUP" and self.peek(1).upper != "BY":
+            self.index += 1
+            return token
+        return self.name()
 
     def name(self) -> _Token:
         """A field or sObject name: a plain identifier, not a path, call or subquery."""

@@ -1089,3 +1089,17 @@ def test_random_order_by_matches_duckdb(
         db, "TRUE" if tree is None else tree[1], ", ".join(s for _, s in keys), limit
     )
     assert soql_ids(text) == expected, text
+
+
+def test_group_is_an_object_name_after_from() -> None:
+    """`Group` (queues) is an sObject and a keyword: FROM Group parses, GROUP BY still fails."""
+    groups = [
+        {"Id": "00G5e000000000GEAQ", "Name": "Lead Intake", "Type": "Queue"},
+        {"Id": "00G5e000000000IEAQ", "Name": "Sales Managers", "Type": "Regular"},
+    ]
+    query = parse("SELECT Id, Name FROM Group WHERE Type = 'Queue' ORDER BY Name", SCHEMA)
+    assert query.sobject == "Group"
+    assert execute(query, groups) == [{"Id": "00G5e000000000GEAQ", "Name": "Lead Intake"}]
+    with pytest.raises(SoqlError) as excinfo:
+        parse("SELECT Id FROM Lead GROUP BY Status", SCHEMA)
+    assert excinfo.value.error_code == "MALFORMED_QUERY"
