@@ -16,13 +16,20 @@ sync_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
 )
 
-defs = dg.Definitions.merge(
-    ingest.defs,
-    dg.Definitions(
-        jobs=[sync_job],
-        resources={
-            "salesforce": SalesforceResource(),
-            "warehouse": WarehouseResource(database=settings.warehouse_path()),
-        },
-    ),
-)
+
+def build_defs() -> dg.Definitions:
+    """The definitions with resources bound from the environment as it is now (tests and
+    `salesops sync` call this after setting SALESOPS_WAREHOUSE)."""
+    return dg.Definitions.merge(
+        ingest.defs,
+        dg.Definitions(
+            jobs=[sync_job],
+            resources={
+                "salesforce": SalesforceResource(),
+                "warehouse": WarehouseResource(database=settings.warehouse_path()),
+            },
+        ),
+    )
+
+
+defs = build_defs()

@@ -54,11 +54,11 @@ def run_sync(instance: dg.DagsterInstance | None = None, *, quiet: bool = True) 
     """Execute the `salesops_sync` job in-process on the instance and collect what it did.
     The run's full event log is on the instance (the UI shows it); `quiet` keeps the console to
     warnings."""
-    from salesops_dagster.definitions import defs
+    from salesops_dagster.definitions import build_defs
     from salesops_dagster.defs.ingest.sensor import incremental_run_tags, read_watermarks
 
     instance = instance or dg.DagsterInstance.get()
-    job = defs.resolve_job_def("salesops_sync")
+    job = build_defs().resolve_job_def("salesops_sync")
     tags = incremental_run_tags(read_watermarks(settings.warehouse_path()))
     result = job.execute_in_process(
         instance=instance, tags=tags, raise_on_error=False, run_config=QUIET_LOGS if quiet else None

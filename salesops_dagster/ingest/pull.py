@@ -78,10 +78,11 @@ def _pages(
     until: datetime,
     bulk_threshold: int,
     result: PullResult,
+    batch_size: int | None,
 ) -> Iterator[list[dict]]:
     """REST pages; when the first page says the window holds more than `bulk_threshold` rows,
     the window is read through one Bulk API 2.0 query job instead (first loads, backfills)."""
-    rest = client.query_changes(spec.sobject, spec.field_names, since, until)
+    rest = client.query_changes(spec.sobject, spec.field_names, since, until, batch_size=batch_size)
     try:
         first = next(rest)
     except SalesforceMalformedRequest as exc:
@@ -108,6 +109,7 @@ def pull_object(
     overlap: timedelta = DEFAULT_OVERLAP,
     bulk_threshold: int = DEFAULT_BULK_THRESHOLD,
     synced_at: datetime | None = None,
+    batch_size: int | None = None,
 ) -> PullResult:
     """Pull `spec`'s rows changed before `until` into the warehouse.
 
@@ -115,6 +117,9 @@ def pull_object(
     the watermark with every committed page and to `until` at the end. Backfill
     (`incremental=False`): exactly [since, until), upserted, the watermark left alone.
     """
+    # SOQL dateTime literals carry milliseconds: a finer `until` would let the watermark claim
+    # rows stamped in the same millisecond that the query (SystemModstamp < until) left out.
+    until = until.replace(microsecond=until.microsecond // 1000 * 1000)
     synced_at = synced_at or until
     if incremental:
         with connect(warehouse) as con:
@@ -123,7 +128,7 @@ def pull_object(
         since = None if stored is None else stored - overlap
     calls_before = client.usage.calls
     result = PullResult(spec.sobject, since, until)
-    for records in _pages(client, spec, since, until, bulk_threshold, result):
+    for records in _pages(client, spec, since, until, bulk_threshold, result, batch_size):
         result.pages += 1
         result.rows += len(records)
         if not records:
