@@ -164,6 +164,31 @@ def test_removing_a_field_file_fails_the_consistency_check(sf_copy: Path) -> Non
     assert devorg.field("Lead", "First_Response_At__c") == "First_Response_At__c"
 
 
+def test_removing_a_field_file_fails_the_end_to_end_write(sf_copy: Path, devorg_factory) -> None:
+    """The same write lands in a dev org built from sf/ and fails in one built from a copy that
+    lost the field: the org rejects the whole Collections call with INVALID_FIELD."""
+    from simple_salesforce.exceptions import SalesforceMalformedRequest
+
+    from salesops_dagster.salesforce.client import SalesforceClient
+    from salesops_dagster.salesforce.config import SalesforceConfig
+    from tests.conftest import SEED, lead_records
+
+    write = {"First_Response_Source__c": "Task", "Time_to_First_Response__c": 12.5}
+    lead = lead_records(1)
+    complete = devorg_factory(records={**SEED, "Lead": lead})
+    client = SalesforceClient(SalesforceConfig.from_env(complete.env()))
+    [result] = client.update_records("Lead", [{"Id": lead[0]["Id"], **write}])
+    assert result.success
+    assert complete.record("Lead", lead[0]["Id"])["First_Response_Source__c"] == "Task"
+
+    checks.lead_field_files(sf_copy)["First_Response_Source__c"].unlink()
+    broken = devorg_factory(records={**SEED, "Lead": lead}, metadata_dir=sf_copy / checks.SOURCE)
+    client = SalesforceClient(SalesforceConfig.from_env(broken.env()))
+    with pytest.raises(SalesforceMalformedRequest, match="INVALID_FIELD"):
+        client.update_records("Lead", [{"Id": lead[0]["Id"], **write}])
+    assert broken.record("Lead", lead[0]["Id"]).get("Time_to_First_Response__c") is None
+
+
 def test_an_extra_or_changed_field_fails_the_consistency_check(sf_copy: Path) -> None:
     fields_dir = sf_copy / checks.SOURCE / "objects" / "Lead" / "fields"
     extra = (fields_dir / "First_Response_User__c.field-meta.xml").read_text()
