@@ -10,7 +10,7 @@ from salesops_dagster import settings
 from salesops_dagster.ingest.objects import OBJECTS
 from salesops_dagster.ingest.probe import probe_changes
 from salesops_dagster.salesforce.resource import SalesforceResource
-from salesops_dagster.warehouse.connection import connect
+from salesops_dagster.warehouse.connection import WarehouseLockTimeout, connect
 from salesops_dagster.warehouse.resource import WarehouseResource
 from salesops_dagster.warehouse.sync_state import get_watermark
 
@@ -78,7 +78,10 @@ def salesforce_change_sensor(
     cursor = json.loads(context.cursor) if context.cursor else {}
     if ingest_in_flight(context.instance):
         return dg.SkipReason("an ingest run is already queued or in progress")
-    watermarks = read_watermarks(warehouse.database)
+    try:
+        watermarks = read_watermarks(warehouse.database)
+    except WarehouseLockTimeout:
+        return dg.SkipReason("the warehouse is busy (another process holds its lock); next tick")
     now = datetime.now(UTC)
     changed = probe_changes(salesforce.client(), watermarks)
     cursor["last_probe_at"] = now.isoformat()
