@@ -278,11 +278,17 @@ class SalesforceClient:
             {k: ("#N/A" if v is None else v) for k, v in r.items()} | {"Id": sf_id(r["Id"])}
             for r in records
         ]  # an empty Bulk CSV cell leaves the field unchanged; #N/A clears it
-        handler = getattr(self.sf.bulk2, soql_name(sobject))
-        jobs = self._call(lambda: handler.update(records=rows, wait=self.bulk_poll_seconds))
+        name = soql_name(sobject)
+
+        # Bulk handlers keep the token they were built with, so each call builds its own: a
+        # retry after a re-login then carries the new session.
+        def handler():
+            return getattr(self.sf.bulk2, name)
+
+        jobs = self._call(lambda: handler().update(records=rows, wait=self.bulk_poll_seconds))
         failed: dict[str, tuple[str, str]] = {}
         for job in jobs:
-            text = self._call(lambda job=job: handler.get_failed_records(job["job_id"]))
+            text = self._call(lambda job=job: handler().get_failed_records(job["job_id"]))
             for row in csv.DictReader(io.StringIO(text)):
                 code, _, message = (row.get("sf__Error") or "").partition(":")
                 failed[row.get("Id") or row.get("sf__Id") or ""] = (code, message)

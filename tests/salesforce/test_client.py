@@ -270,3 +270,13 @@ def test_bulk_query_and_bulk_update(devorg):
     stored = {r["Id"]: r for r in devorg.records("Lead")}
     assert stored[target[0]["Id"]]["Title"] is None  # None is sent as #N/A: cleared, not skipped
     assert stored[target[5]["Id"]]["Title"] == "Bulk 5"
+
+
+def test_bulk_update_survives_a_session_expiry_mid_job(devorg):
+    client = _client(devorg)
+    target = [r for r in devorg.records("Lead") if not r["IsDeleted"] and not r["IsConverted"]][:5]
+    _fault(devorg, match="bulk_ingest_upload", action="expire_session", count=1)
+    results = client.bulk_update("Lead", [{"Id": r["Id"], "Title": "Renewed"} for r in target])
+    assert all(r.success for r in results)
+    assert client.logins == 2
+    assert {devorg.record("Lead", r["Id"])["Title"] for r in target} == {"Renewed"}
