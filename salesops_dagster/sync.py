@@ -1,4 +1,4 @@
-"""`salesops sync`: one incremental pass of the whole graph as a run on the Dagster instance."""
+"""`salesops sync`: one incremental pass of the whole graph as runs on the Dagster instance."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import dagster as dg
 
 from salesops_dagster import settings
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def ensure_dagster_home() -> Path:
@@ -21,7 +21,7 @@ def ensure_dagster_home() -> Path:
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
-        shutil.copyfile(REPO_ROOT / "dagster.yaml", config)
+        shutil.copyfile(settings.REPO_ROOT / "dagster.yaml", config)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
@@ -33,54 +33,104 @@ class AssetOutcome:
 
 
 @dataclass
+class CheckOutcome:
+    name: str
+    passed: bool
+    blocking: bool
+    severity: str
+    description: str | None
+
+
+@dataclass
 class SyncResult:
-    run_id: str
-    success: bool
+    run_ids: list[str] = field(default_factory=list)
+    success: bool = True
     assets: list[AssetOutcome] = field(default_factory=list)
+    checks: list[CheckOutcome] = field(default_factory=list)
     failure: str | None = None
 
     def metadata_total(self, name: str) -> int:
         return sum(int(a.metadata.get(name, 0) or 0) for a in self.assets)
+
+    def metadata_of(self, key: str) -> dict[str, object]:
+        return next((a.metadata for a in self.assets if a.key == key), {})
+
+    @property
+    def blocked(self) -> list[CheckOutcome]:
+        return [c for c in self.checks if c.blocking and not c.passed and c.severity == "ERROR"]
 
 
 def _value(entry: object) -> object:
     return getattr(entry, "value", entry)
 
 
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-
-
-def run_sync(instance: dg.DagsterInstance | None = None, *, quiet: bool = True) -> SyncResult:
-    """Execute the `salesops_sync` job in-process on the instance and collect what it did.
-    The run's full event log is on the instance (the UI shows it); `quiet` keeps the console to
-    warnings."""
-    from salesops_dagster.definitions import build_defs
-    from salesops_dagster.defs.ingest.sensor import incremental_run_tags, read_watermarks
-
-    instance = instance or dg.DagsterInstance.get()
-    job = build_defs().resolve_job_def("salesops_sync")
-    tags = incremental_run_tags(read_watermarks(settings.warehouse_path()))
-    result = job.execute_in_process(
-        instance=instance, tags=tags, raise_on_error=False, run_config=QUIET_LOGS if quiet else None
-    )
-    outcome = SyncResult(run_id=result.run_id, success=result.success)
-    seen: set[str] = set()
+def _collect(result: dg.ExecuteInProcessResult, outcome: SyncResult, blocking: set) -> None:
+    outcome.run_ids.append(result.run_id)
+    seen = {a.key for a in outcome.assets}
     for event in result.get_asset_materialization_events():
         materialization = event.step_materialization_data.materialization
         key = materialization.asset_key.to_user_string()
-        if key in seen:  # a ranged run reports each partition; the metadata is the same
+        if key in seen:  # a ranged run reports each partition with the same metadata
             continue
         seen.add(key)
         meta = {k: _value(v) for k, v in materialization.metadata.items()}
         outcome.assets.append(AssetOutcome(key, meta))
+    for evaluation in result.get_asset_check_evaluations():
+        outcome.checks.append(
+            CheckOutcome(
+                name=f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}",
+                passed=evaluation.passed,
+                blocking=evaluation.asset_check_key in blocking,
+                severity=evaluation.severity.value,
+                description=evaluation.description,
+            )
+        )
     if not result.success:
+        outcome.success = False
         failures = [e for e in result.all_events if e.is_failure]
-        outcome.failure = failures[0].message if failures else "the run failed"
+        outcome.failure = failures[0].message if failures else f"run {result.run_id} failed"
+
+
+def run_sync(instance: dg.DagsterInstance | None = None, *, quiet: bool = True) -> SyncResult:
+    """Ingest since the watermarks, then the marts, their checks and the write-back, as two
+    in-process runs on the instance (the UI shows both). The second runs only if the first
+    succeeded; a failed blocking check leaves its publish unexecuted and the sync unsuccessful."""
+    from salesops_dagster.definitions import build_defs
+    from salesops_dagster.defs.ingest.sensor import incremental_run_tags, read_watermarks
+
+    instance = instance or dg.DagsterInstance.get()
+    defs = build_defs()
+    config = QUIET_LOGS if quiet else None
+    outcome = SyncResult()
+    blocking = {
+        key
+        for checks_def in defs.asset_checks or []
+        for key in checks_def.check_keys
+        if checks_def.get_spec_for_check_key(key).blocking
+    }
+    ingest = defs.resolve_job_def("salesops_ingest").execute_in_process(
+        instance=instance,
+        tags=incremental_run_tags(read_watermarks(settings.warehouse_path())),
+        raise_on_error=False,
+        run_config=config,
+    )
+    _collect(ingest, outcome, blocking)
+    if not outcome.success:
+        return outcome
+    publish = defs.resolve_job_def("salesops_transform_publish").execute_in_process(
+        instance=instance, raise_on_error=False, run_config=config
+    )
+    _collect(publish, outcome, blocking)
+    if outcome.blocked:
+        outcome.success = False
+        outcome.failure = "blocking check(s) failed, publish skipped: " + ", ".join(
+            c.name for c in outcome.blocked
+        )
     return outcome
 
 
 def format_summary(result: SyncResult) -> str:
-    lines = [f"run {result.run_id}: {'succeeded' if result.success else 'FAILED'}"]
+    lines = [f"runs {', '.join(result.run_ids)}: {'succeeded' if result.success else 'FAILED'}"]
     for asset in result.assets:
         m = asset.metadata
         if "rows_read" in m:
@@ -89,9 +139,26 @@ def format_summary(result: SyncResult) -> str:
                 f"updated {m['rows_updated']:>6}  deleted {m['rows_deleted']:>5}  "
                 f"API calls {m['api_calls']:>4}  ({m['read_method']})"
             )
+        elif "decisions_made" in m:
+            lines.append(
+                f"  {asset.key:<38} {m['decisions_made']} new decisions "
+                f"({m['fallback_decisions']} fallback), policy {m['policy_version']}"
+            )
+        elif "writes_planned" in m:
+            lines.append(
+                f"  {asset.key:<38} planned {m['writes_planned']}, written "
+                f"{m['writes_written']}, failed {m['writes_failed']}, not sent "
+                f"{m['writes_not_sent']}, API calls {m['write_api_calls']}"
+            )
         else:
             lines.append(f"  {asset.key}")
-    lines.append(f"  API calls used: {result.metadata_total('api_calls')}")
+    failed = [c for c in result.checks if not c.passed]
+    lines.append(f"  checks: {len(result.checks) - len(failed)} passed, {len(failed)} not passed")
+    for check in failed:
+        kind = "BLOCKING" if check.blocking and check.severity == "ERROR" else check.severity
+        lines.append(f"    {kind} {check.name}: {check.description or ''}".rstrip())
+    calls = result.metadata_total("api_calls") + result.metadata_total("write_api_calls")
+    lines.append(f"  API calls used: {calls}")
     if result.failure:
         lines.append(f"  failure: {result.failure}")
     return "\n".join(lines)

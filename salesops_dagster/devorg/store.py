@@ -29,7 +29,9 @@ INTEGRATION_USER_ID = make_id(KEY_PREFIXES["User"], 1, DEVORG_POD)
 
 
 class StampClock:
-    """Wall-clock milliseconds that strictly increase: two writes never share a SystemModstamp."""
+    """Wall-clock milliseconds that never go backwards. Like Salesforce, writes in the same
+    millisecond share a SystemModstamp, and no stamp is ever ahead of the clock: a stamp in the
+    future would hide a write from a pull whose window ends at "now"."""
 
     def __init__(self) -> None:
         self._last = 0
@@ -37,8 +39,7 @@ class StampClock:
 
     def next_ms(self) -> int:
         with self._lock:
-            now = time.time_ns() // 1_000_000
-            self._last = max(now, self._last + 1)
+            self._last = max(time.time_ns() // 1_000_000, self._last)
             return self._last
 
     def next(self) -> str:

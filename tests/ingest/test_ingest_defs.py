@@ -18,6 +18,7 @@ from salesops_dagster.defs.ingest.sensor import salesforce_change_sensor
 from salesops_dagster.ingest.objects import TASK
 from salesops_dagster.salesforce.resource import SalesforceResource
 from salesops_dagster.sync import run_sync
+from salesops_dagster.warehouse.connection import connect
 from salesops_dagster.warehouse.resource import WarehouseResource
 
 from .helpers import assert_warehouse_equals_org, client_for, org_rows, warehouse_rows, watermarks
@@ -71,12 +72,17 @@ def test_sync_runs_on_the_instance_and_is_idempotent(env, devorg):
     with dg.instance_for_test() as instance:
         first = run_sync(instance)
         assert first.success, first.failure
-        assert_warehouse_equals_org(devorg, env)
+        written = first.metadata_of("salesforce_publish/lead_owner")["writes_written"]
+        assert written > 0  # routing wrote owners back: they return with the next pull
         second = run_sync(instance)
-        assert second.success
-        assert second.metadata_total("rows_inserted") == second.metadata_total("rows_updated") == 0
-        runs = instance.get_run_records()
-        assert len(runs) == 2
+        assert second.success, second.failure
+        assert second.metadata_of("salesforce/lead")["rows_updated"] == written
+        assert_warehouse_equals_org(devorg, env)
+        third = run_sync(instance)
+        assert third.success
+        assert third.metadata_total("rows_inserted") == third.metadata_total("rows_updated") == 0
+        assert third.metadata_total("writes_planned") == 0
+        assert len(instance.get_run_records()) == 6  # ingest + transform/publish, three times
         lead = instance.get_latest_materialization_event(dg.AssetKey(["salesforce", "lead"]))
         meta = lead.asset_materialization.metadata
         assert meta["api_calls"].value == 1
@@ -96,7 +102,7 @@ def test_backfill_of_a_partition_range_rereads_those_days_only(env, devorg):
             < datetime.combine(day + timedelta(days=2), datetime.min.time())
             for s in stamps
         )
-        job = build_defs().resolve_job_def("salesops_sync")
+        job = build_defs().resolve_job_def("salesops_ingest")
         tags = {
             "dagster/asset_partition_range_start": start,
             "dagster/asset_partition_range_end": end,
@@ -135,6 +141,7 @@ def test_sensor_launches_only_on_change_and_costs_one_call_per_tick(env, devorg)
         assert isinstance(first, dg.RunRequest), "a warehouse never synced counts as changed"
         assert first.tags["salesops/ingest_mode"] == "incremental"
         assert run_sync(instance).success
+        assert run_sync(instance).success  # reads back the owners routing wrote
 
         before = devorg.stats()
         quiet, cursor = _tick(instance, cursor)
@@ -158,7 +165,7 @@ def test_sensor_never_overlaps_an_ingest_run_in_flight(env, devorg):
     with dg.instance_for_test() as instance:
         create_run_for_test(
             instance,
-            job_name="salesops_sync",
+            job_name="salesops_ingest",
             status=dg.DagsterRunStatus.STARTED,
             tags={"salesops/ingest": "true"},
         )
@@ -175,19 +182,40 @@ def test_two_syncs_started_together_both_succeed_and_agree_with_the_org(env, dev
     dagster_home = Path(os.environ["DAGSTER_HOME"])
     dagster_home.mkdir(parents=True, exist_ok=True)
     (dagster_home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    # An existing instance, as in production: two processes creating its SQLite storage at the
+    # same moment race on CREATE TABLE, which says nothing about our warehouse.
+    dg.DagsterInstance.get().dispose()
     salesops = str(Path(sys.executable).with_name("salesops"))
-    children = [
-        subprocess.Popen(
-            [salesops, "sync"],
-            env=dict(os.environ),
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    outputs = [child.communicate(timeout=240)[0] for child in children]
+    # Output goes to files: a child blocked on a full pipe while holding the warehouse's pool
+    # slot would stall the other child, which the parent may be waiting on.
+    logs = [tmp_path / f"sync-{i}.log" for i in range(2)]
+    children = []
+    for log in logs:
+        with log.open("w") as out:
+            children.append(
+                subprocess.Popen(
+                    [salesops, "sync"],
+                    env=dict(os.environ),
+                    cwd=tmp_path,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+    for child in children:
+        child.wait(timeout=240)
+    outputs = [log.read_text()[-3000:] for log in logs]
     assert [c.returncode for c in children] == [0, 0], outputs
+    # Each routing decision was written once, by one of the two runs, not twice.
+    with connect(env, read_only=True) as con:
+        decisions, written = con.execute(
+            """
+            SELECT (SELECT count(*) FROM salesops.lead_routing_decision),
+                   (SELECT count(*) FROM salesops.salesforce_write WHERE status = 'written')
+            """
+        ).fetchone()
+    assert decisions > 0
+    assert written == decisions == devorg.stats()["records_written"]["Lead"]
+    # The owners written come back with the next pull; then the warehouse is the org.
+    assert subprocess.run([salesops, "sync"], env=dict(os.environ), cwd=tmp_path).returncode == 0
     assert_warehouse_equals_org(devorg, env)
     assert len(warehouse_rows(env, TASK)) == len(devorg.records("Task"))

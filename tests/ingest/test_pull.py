@@ -116,7 +116,7 @@ def test_a_failure_mid_paging_loses_nothing(devorg, warehouse, fault, error):
     # Tasks in pages of 200: the second page (first query_more) keeps failing past the retries.
     devorg.add_fault(match="query_more", count=10, **fault)
     with pytest.raises(error):
-        sync_all(client, warehouse, batch_size=200)
+        sync_all(client, warehouse, batch_size=200, commit_rows=200)
     assert_no_gap(devorg, warehouse)
     marks = watermarks(warehouse)
     assert marks["Lead"] is not None, "the first page of leads was committed with its watermark"
@@ -137,7 +137,7 @@ def test_api_limit_exhausted_mid_run_stops_cleanly_and_resumes(devorg, warehouse
     client = client_for(devorg)
     devorg.set_api_limit(remaining=4)
     with pytest.raises(ApiLimitExceeded):
-        sync_all(client, warehouse, batch_size=200)
+        sync_all(client, warehouse, batch_size=200, commit_rows=200)
     refused = devorg.stats()["requests"]
     assert_no_gap(devorg, warehouse)
     devorg.set_api_limit(remaining=10_000)
@@ -157,7 +157,7 @@ from salesops_dagster.salesforce.config import SalesforceConfig
 client = SalesforceClient(SalesforceConfig.from_env())
 until = datetime.now(UTC)
 for spec in OBJECTS:
-    pull_object(client, sys.argv[1], spec, until=until, batch_size=200)
+    pull_object(client, sys.argv[1], spec, until=until, batch_size=200, commit_rows=200)
 """
 
 
