@@ -87,8 +87,21 @@ def _collect(result: dg.ExecuteInProcessResult, outcome: SyncResult, blocking: s
         )
     if not result.success:
         outcome.success = False
-        failures = [e for e in result.all_events if e.is_failure]
-        outcome.failure = failures[0].message if failures else f"run {result.run_id} failed"
+        outcome.failure = _failure_text(result)
+
+
+def _failure_text(result: dg.ExecuteInProcessResult) -> str:
+    """What went wrong, in the words of the step that failed (a dg.Failure's description, or
+    the exception's message), not Dagster's generic "step failed"."""
+    for event in result.all_events:
+        if not event.is_step_failure:
+            continue
+        data = event.step_failure_data
+        if data.user_failure_data is not None and data.user_failure_data.description:
+            return f"{event.step_key}: {data.user_failure_data.description}"
+        error = data.error.cause or data.error if data.error else None
+        return f"{event.step_key}: {error.message.strip() if error else event.message}"
+    return f"run {result.run_id} failed"
 
 
 def run_sync(instance: dg.DagsterInstance | None = None, *, quiet: bool = True) -> SyncResult:
