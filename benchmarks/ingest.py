@@ -38,43 +38,29 @@ import json
 import logging
 import os
 import platform
-import queue
 import re
 import resource
-import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import requests
+from _devorg import CHILDREN, proc_memory_mb, server_stats, start_devorg, stop, stop_children
 
 from salesops_dagster.devorg.ids import make_id
 
 PHASES = ("rest", "bulk", "floor", "naive", "incremental")
 ACTIVITY_OBJECTS = ("Task", "EmailMessage", "EmailMessageRelation")
-EXPORT_KEYS = (
-    "SALESFORCE_LOGIN_URL",
-    "SALESFORCE_CA_BUNDLE",
-    "SALESFORCE_CLIENT_ID",
-    "SALESFORCE_CLIENT_SECRET",
-    "SALESFORCE_USERNAME",
-    "SALESFORCE_PASSWORD",
-    "SALESFORCE_PRIVATE_KEY_FILE",
-    "SALESFORCE_API_VERSION",
-)
 HUGE = 10**12  # bulk_threshold that never switches to Bulk
 INCREMENTAL_UPDATES = 1_000
 TOP_UP_POD = "BM"  # Id pod of the extra Tasks: synthetic data uses "5e", dev org writes "DV"
 BULK_KINDS = ("query_all", "query_more", "bulk_query_create", "bulk_query_poll")
 BULK_KINDS += ("bulk_query_results",)
-SERVER_START_TIMEOUT_S = 600.0
 NUMERIC = re.compile(r"[-+\d.,x ]*")
 
 
@@ -135,7 +121,7 @@ def ensure_dataset(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
         command += ["--leads", str(args.leads), "--activities", str(args.activities)]
         command += ["--seed", str(args.seed), "--out", str(directory)]
         proc = subprocess.Popen(command)
-        _CHILDREN.append(proc)
+        CHILDREN.append(proc)
         if proc.wait() != 0:
             raise RuntimeError(f"generating the org failed with exit code {proc.returncode}")
     return json.loads(manifest_path.read_text())
@@ -198,85 +184,6 @@ def serve_dir(dataset: Path, run_dir: Path) -> Path:
 
 # ---------------------------------------------------------------------------------- processes
 
-_CHILDREN: list[subprocess.Popen] = []
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=15)
-
-
-def _stop_children() -> None:
-    for proc in reversed(_CHILDREN):
-        with contextlib.suppress(Exception):
-            _stop(proc)
-
-
-def start_devorg(data_dir: Path, log_path: Path) -> tuple[subprocess.Popen, dict[str, str], float]:
-    """`salesops devorg serve` on a free port; returns (process, exported env, load seconds)."""
-    salesops = Path(sys.executable).with_name("salesops")
-    command = [str(salesops), "devorg", "serve", "--data", str(data_dir), "--port", "0"]
-    command += ["--quiet", "--api-max", str(10**9)]
-    started = time.perf_counter()
-    log_file = log_path.open("w")
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, text=True)
-    _CHILDREN.append(proc)
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    env: dict[str, str] = {}
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while not all(key in env for key in EXPORT_KEYS):
-        try:
-            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-        except queue.Empty:
-            line = None
-        if line is None:
-            _stop(proc)
-            tail = log_path.read_text()[-3000:]
-            raise RuntimeError(f"the dev org did not start (see {log_path}):\n{tail}")
-        words = shlex.split(line)
-        if len(words) == 2 and words[0] == "export" and "=" in words[1]:
-            name, _, value = words[1].partition("=")
-            env[name] = value
-    return proc, env, time.perf_counter() - started
-
-
-def server_stats(env: dict[str, str]) -> dict[str, Any]:
-    """The dev org's counters (an admin endpoint: not an API call, not seen by the client)."""
-    with requests.Session() as session:
-        session.trust_env = False
-        answer = session.get(
-            f"{env['SALESFORCE_LOGIN_URL']}/devorg/stats",
-            verify=env["SALESFORCE_CA_BUNDLE"],
-            timeout=30,
-        )
-        answer.raise_for_status()
-        return answer.json()
-
-
-def proc_memory_mb(pid: int) -> dict[str, float]:
-    """VmRSS / VmHWM of another process (Linux), in MB."""
-    out: dict[str, float] = {}
-    with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                out[key] = int(value.split()[0]) / 1024
-    return out
-
 
 def run_phase(name: str, args: argparse.Namespace, env_file: Path, run_dir: Path) -> dict:
     out = run_dir / f"{name}.json"
@@ -286,9 +193,9 @@ def run_phase(name: str, args: argparse.Namespace, env_file: Path, run_dir: Path
     progress(f"phase {name}: starting")
     started = time.perf_counter()
     proc = subprocess.Popen(command)
-    _CHILDREN.append(proc)
+    CHILDREN.append(proc)
     code = proc.wait()
-    _CHILDREN.remove(proc)
+    CHILDREN.remove(proc)
     if code != 0:
         raise RuntimeError(f"phase {name} failed with exit code {code}")
     result = json.loads(out.read_text())
@@ -880,7 +787,7 @@ def orchestrate(args: argparse.Namespace) -> None:
     unknown = set(args.phases.split(",")) - set(PHASES)
     if unknown:
         raise SystemExit(f"unknown phase(s): {', '.join(sorted(unknown))}")
-    atexit.register(_stop_children)
+    atexit.register(stop_children)
     # SIGTERM unwinds like Ctrl-C does: the dev org and any phase process are stopped on the way.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with contextlib.ExitStack() as stack:
@@ -894,7 +801,7 @@ def orchestrate(args: argparse.Namespace) -> None:
         run_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ingest-run-")))
         progress(f"starting the dev org on {org_dir.name} ...")
         proc, env, load_s = start_devorg(serve_dir(org_dir, run_dir), run_dir / "devorg.log")
-        stack.callback(_stop, proc)
+        stack.callback(stop, proc)
         memory = proc_memory_mb(proc.pid)
         server = {"load_s": load_s, "rss_mb": memory.get("VmRSS", 0.0)}
         progress(f"dev org up at {env['SALESFORCE_LOGIN_URL']} after {load_s:.1f} s")

@@ -473,7 +473,8 @@ class RestApi:
                     400, "MALFORMED_QUERY", f"{name} date is not in the correct format: {value}"
                 ) from exc
         start, end = bounds
-        # A fresh stamp: every write so far is stamped before it, every later write after it.
+        # The window ends at the clock: writes in this very millisecond are not covered yet, and
+        # the next window, starting at latestDateCovered, includes them (as Salesforce's lags).
         now = datetime_from_epoch_ms(self.store.clock.next_ms())
         if self.replication_whole_minutes:
             start, end, now = (_minute(start), _minute(end), _minute(now))

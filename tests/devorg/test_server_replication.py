@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceRefusedRequest
@@ -43,11 +44,13 @@ def test_deleting_through_the_api_shows_in_deleted(devorg_factory) -> None:
     lead_id = org.records("Lead")[0]["Id"]
     start = _ago(1)
     sf.Lead.delete(lead_id)
+    time.sleep(0.002)  # a write is covered once its millisecond is over
     deleted = sf.Lead.deleted(start, _ago(-1))
     assert [d["id"] for d in deleted["deletedRecords"]] == [lead_id]
     updated = sf.Lead.updated(start, _ago(-1))
     assert lead_id not in updated["ids"]
     sf.Lead.update(org.records("Lead")[1]["Id"], {"Title": "x"})
+    time.sleep(0.002)
     assert sf.Lead.updated(start, _ago(-1))["ids"] == [org.records("Lead")[1]["Id"]]
 
 
