@@ -6,7 +6,7 @@ import dagster as dg
 
 from salesops_dagster.routing.publish import PURPOSE, plan_owner_writes
 from salesops_dagster.salesforce.resource import SalesforceResource
-from salesops_dagster.warehouse.resource import WarehouseResource
+from salesops_dagster.warehouse.resource import WAREHOUSE_POOL, WarehouseResource
 
 from ..routing.assets import lead_routing_decision, load_current_policy
 from .writes import AFTER_CHECKS, permanent_failures_result, publish
@@ -18,6 +18,9 @@ from .writes import AFTER_CHECKS, permanent_failures_result, publish
     kinds={"salesforce"},
     deps=[lead_routing_decision],
     automation_condition=AFTER_CHECKS,
+    # Planning and writing must not interleave with another publish (it would send the same
+    # leads twice), and the writer records every attempt in the warehouse: one at a time.
+    pool=WAREHOUSE_POOL,
 )
 def lead_owner_publish(
     context: dg.AssetExecutionContext,
