@@ -160,10 +160,15 @@ def fallback_share(decisions: list[RoutingDecision]) -> float:
 
 
 def distribution_skew(
-    decisions: list[RoutingDecision], loaded: LoadedPolicy, *, min_leads: int = 50
+    decisions: list[RoutingDecision],
+    loaded: LoadedPolicy,
+    *,
+    active: dict[str, bool] | None = None,
+    min_leads: int = 50,
 ) -> dict[str, dict[str, float]]:
-    """Per pool with at least `min_leads` non-fallback decisions: each member's share minus
-    the share its weight asks for (caps, leave and inactivity make some skew legitimate)."""
+    """Per pool with at least `min_leads` non-fallback decisions: each active member's share
+    minus the share its weight asks for among the active members (inactive members are expected
+    to get nothing; caps and leave make some skew legitimate)."""
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for d in decisions:
         if not d.is_fallback and d.pool:
@@ -171,11 +176,11 @@ def distribution_skew(
     skew: dict[str, dict[str, float]] = {}
     for pool in loaded.policy.pools:
         total = sum(counts[pool.name].values())
-        if total < min_leads:
+        members = [m for m in pool.members if active is None or active.get(m.user_id, False)]
+        weight = sum(m.weight for m in members)
+        if total < min_leads or not weight:
             continue
-        weight = sum(m.weight for m in pool.members)
         skew[pool.name] = {
-            m.user_id: counts[pool.name][m.user_id] / total - m.weight / weight
-            for m in pool.members
+            m.user_id: counts[pool.name][m.user_id] / total - m.weight / weight for m in members
         }
     return skew

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from salesops_dagster import settings
+from salesops_dagster.policy.loader import known_ids
 from salesops_dagster.routing import checks
 from salesops_dagster.warehouse.resource import WarehouseResource
 
@@ -84,11 +85,14 @@ def fallback_share(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 
 @dg.asset_check(asset=lead_routing_decision, automation_condition=_ON_DECISIONS)
 def distribution_follows_weights(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    """Warns when a member's share of a pool (50+ leads) is more than 10 points off the share
-    their weight asks for; caps, leave and inactivity can explain it, so it never blocks."""
+    """Warns when an active member's share of a pool (50+ leads) is more than 10 points off the
+    share their weight asks for among the active members; caps and leave can explain it, so it
+    never blocks."""
     with warehouse.get_connection() as con:
         loaded = load_current_policy(con)
-        skew = checks.distribution_skew(checks.current_decisions(con, loaded), loaded)
+        skew = checks.distribution_skew(
+            checks.current_decisions(con, loaded), loaded, active=known_ids(con)["known_users"]
+        )
     worst = max(
         ((pool, user, s) for pool, members in skew.items() for user, s in members.items()),
         key=lambda item: abs(item[2]),
