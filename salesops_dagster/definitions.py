@@ -3,7 +3,7 @@
 import dagster as dg
 
 from salesops_dagster import settings
-from salesops_dagster.defs import ingest, publish, routing
+from salesops_dagster.defs import first_response, ingest, publish, routing
 from salesops_dagster.salesforce.resource import SalesforceResource
 from salesops_dagster.warehouse.resource import WarehouseResource
 
@@ -17,7 +17,12 @@ ingest_job = dg.define_asset_job(
 )
 transform_publish_job = dg.define_asset_job(
     name="salesops_transform_publish",
-    selection=dg.AssetSelection.assets(routing.lead_routing_decision, publish.lead_owner_publish),
+    selection=dg.AssetSelection.assets(
+        routing.lead_routing_decision,
+        first_response.lead_first_response,
+        publish.lead_owner_publish,
+        publish.lead_first_response_publish,
+    ),
     description="Marts from the raw tables, their checks, and the write-back they allow.",
     executor_def=dg.in_process_executor,
 )
@@ -36,6 +41,7 @@ def build_defs() -> dg.Definitions:
     return dg.Definitions.merge(
         ingest.defs,
         routing.defs,
+        first_response.defs,
         publish.defs,
         dg.Definitions(
             jobs=[ingest_job, transform_publish_job],

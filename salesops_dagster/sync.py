@@ -157,6 +157,14 @@ def format_summary(result: SyncResult) -> str:
                 f"  {asset.key:<38} {m['decisions_made']} new decisions "
                 f"({m['fallback_decisions']} fallback), policy {m['policy_version']}"
             )
+        elif "leads_recomputed" in m:
+            p50 = m.get("ttfr_p50_minutes")
+            lines.append(
+                f"  {asset.key:<38} {m['leads_recomputed']} leads recomputed "
+                f"({m['refresh_mode']}), {m.get('leads_responded', 0)} responded, p50 TTFR "
+                f"{'-' if p50 is None else f'{p50:.0f} min'}, open breaches "
+                f"{m.get('open_breaches', 0)}"
+            )
         elif "writes_planned" in m:
             lines.append(
                 f"  {asset.key:<38} planned {m['writes_planned']}, written "
