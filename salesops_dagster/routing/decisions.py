@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from salesops_dagster.warehouse.connection import from_warehouse_ts, to_warehouse_ts
+from salesops_dagster.warehouse.connection import fetch_one, from_warehouse_ts, to_warehouse_ts
 
 DECISION_TABLE = "salesops.lead_routing_decision"
 
@@ -108,11 +108,13 @@ def ensure_decision_table(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    found = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = $schema "
-        "AND table_name = $table AND database_name = current_database()",
-        {"schema": schema, "table": table},
-    ).fetchone()
+    found = fetch_one(
+        con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = $schema "
+            "AND table_name = $table AND database_name = current_database()",
+            {"schema": schema, "table": table},
+        )
+    )
     return bool(found and found[0])
 
 

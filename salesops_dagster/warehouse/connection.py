@@ -15,6 +15,7 @@ datetimes and those columns.
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import time
@@ -65,6 +66,13 @@ def _use_utc(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("SET TimeZone = 'UTC'")
 
 
+def _limit_memory(con: duckdb.DuckDBPyConnection) -> None:
+    # DuckDB takes 80% of RAM by default; the warehouse shares the machine with Dagster and the
+    # dev org. Spilling to disk past the limit is slower but never fails a run.
+    limit = os.environ.get("SALESOPS_DUCKDB_MEMORY_LIMIT") or "2GB"
+    con.execute(f"SET memory_limit = '{limit}'")
+
+
 def _open(path: Path, read_only: bool, timeout_s: float) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + timeout_s
     wait_s = _FIRST_WAIT_S
@@ -98,6 +106,7 @@ def connect(
     con = _open(path, read_only, timeout_s)
     try:
         _use_utc(con)
+        _limit_memory(con)
         yield con
     finally:
         con.close()
@@ -116,3 +125,10 @@ def to_warehouse_ts(value: datetime) -> datetime:
 def from_warehouse_ts(value: datetime | None) -> datetime | None:
     """A naive-UTC value read from a warehouse TIMESTAMP column, as an aware UTC datetime."""
     return None if value is None else value.replace(tzinfo=UTC)
+
+
+def fetch_one(result: duckdb.DuckDBPyConnection) -> tuple | None:
+    """The first row of a result, reading all of it: DuckDB 2 keeps a result read with
+    `fetchone()` open, and the connection then refuses other work (`register`, ...)."""
+    rows = result.fetchall()
+    return rows[0] if rows else None

@@ -26,7 +26,7 @@ import duckdb
 import pandas as pd
 
 from salesops_dagster.ingest.objects import OBJECTS, ObjectSpec
-from salesops_dagster.warehouse.connection import to_warehouse_ts
+from salesops_dagster.warehouse.connection import fetch_one, to_warehouse_ts
 from salesops_dagster.warehouse.sync_state import ensure_sync_state, record_load, set_watermark
 
 SCHEMA = "salesforce"
@@ -372,7 +372,7 @@ def upsert_records(
     con.register(_INCOMING_VIEW, frame)
     try:
         con.execute(_stage_sql(spec), {"synced_at": synced})
-        counts = con.execute(_STATS_SQL).fetchone()
+        counts = fetch_one(con.execute(_STATS_SQL))
         assert counts is not None
         con.execute(_merge_sql(spec))
     finally:
@@ -388,7 +388,7 @@ def upsert_records(
 
 def row_count(con: duckdb.DuckDBPyConnection, spec: ObjectSpec) -> int:
     """Rows in the object's table, deleted ones included."""
-    found = con.execute(f"SELECT count(*) FROM {table_name(spec)}").fetchone()  # noqa: S608
+    found = fetch_one(con.execute(f"SELECT count(*) FROM {table_name(spec)}"))  # noqa: S608
     return int(found[0]) if found else 0
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from salesops_dagster.warehouse.connection import from_warehouse_ts, to_warehouse_ts
+from salesops_dagster.warehouse.connection import fetch_one, from_warehouse_ts, to_warehouse_ts
 
 SYNC_STATE_TABLE = "salesforce._sync_state"
 
@@ -47,10 +47,12 @@ def ensure_sync_state(con: duckdb.DuckDBPyConnection) -> None:
 
 def _exists(con: duckdb.DuckDBPyConnection) -> bool:
     # Read-only callers (the change sensor) may look before the first load created the table.
-    found = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'salesforce' "
-        "AND table_name = '_sync_state' AND database_name = current_database()"
-    ).fetchone()
+    found = fetch_one(
+        con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'salesforce' "
+            "AND table_name = '_sync_state' AND database_name = current_database()"
+        )
+    )
     return bool(found and found[0])
 
 
@@ -58,9 +60,12 @@ def get_watermark(con: duckdb.DuckDBPyConnection, sobject: str) -> datetime | No
     """The object's watermark as an aware UTC datetime, or None before its first load."""
     if not _exists(con):
         return None
-    row = con.execute(
-        "SELECT watermark FROM salesforce._sync_state WHERE object = $object", {"object": sobject}
-    ).fetchone()
+    row = fetch_one(
+        con.execute(
+            "SELECT watermark FROM salesforce._sync_state WHERE object = $object",
+            {"object": sobject},
+        )
+    )
     return from_warehouse_ts(row[0]) if row else None
 
 
@@ -77,7 +82,7 @@ def _upsert_state(
         "rows_total": rows_total,
         "updated_at": to_warehouse_ts(updated_at or datetime.now(UTC)),
     }
-    row = con.execute(_UPSERT, params).fetchone()
+    row = fetch_one(con.execute(_UPSERT, params))
     return from_warehouse_ts(row[0]) if row else None
 
 

@@ -25,7 +25,7 @@ import duckdb
 import pandas as pd
 
 from salesops_dagster.ingest.objects import OBJECTS_BY_NAME
-from salesops_dagster.warehouse.connection import from_warehouse_ts, to_warehouse_ts
+from salesops_dagster.warehouse.connection import fetch_one, from_warehouse_ts, to_warehouse_ts
 from salesops_dagster.warehouse.raw import quote, table_name
 
 WRITE_TABLE = "salesops.salesforce_write"
@@ -103,10 +103,12 @@ def ensure_writes_table(con: duckdb.DuckDBPyConnection) -> None:
 
 def _exists(con: duckdb.DuckDBPyConnection) -> bool:
     # Read-only callers (asset checks) may look before the first publish created the table.
-    found = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'salesops' "
-        "AND table_name = 'salesforce_write' AND database_name = current_database()"
-    ).fetchone()
+    found = fetch_one(
+        con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'salesops' "
+            "AND table_name = 'salesforce_write' AND database_name = current_database()"
+        )
+    )
     return bool(found and found[0])
 
 

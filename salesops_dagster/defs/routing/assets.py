@@ -70,7 +70,7 @@ def lead_routing_decision(context: dg.AssetExecutionContext, warehouse: Warehous
         ensure_decision_table(con)
         result = route_pending(con, loaded, as_of=now, computed_at=now)
         inserted = insert_decisions(con, result.decisions)
-        total = con.execute("SELECT count(*) FROM salesops.lead_routing_decision").fetchone()[0]
+        [(total,)] = con.execute("SELECT count(*) FROM salesops.lead_routing_decision").fetchall()
     fallback = sum(d.is_fallback for d in result.decisions)
     context.log.info(
         f"policy {loaded.version}: {inserted} new decisions ({fallback} to the fallback), "
