@@ -31,7 +31,7 @@ from salesops_dagster.salesforce.fields import (
 )
 from salesops_dagster.salesforce.soql import parse_sf_datetime
 from salesops_dagster.salesforce.writer import PlannedWrite, drop_known_failures, only_changed
-from salesops_dagster.warehouse.connection import from_warehouse_ts
+from salesops_dagster.warehouse.connection import from_warehouse_ts, table_exists
 from salesops_dagster.warehouse.writes import held_values, permanent_failures
 
 PURPOSE = "first_response"
@@ -68,15 +68,6 @@ JOIN salesforce.lead AS r ON r."Id" = w.record_id
 WHERE w.sobject = 'Lead' AND w.success AND w.attempted_at > r._synced_at
 """
 _NO_OVERLAY = "SELECT NULL::VARCHAR AS record_id WHERE false"
-
-
-def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    row = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = $schema "
-        "AND table_name = $table AND database_name = current_database()",
-        {"schema": schema, "table": table},
-    ).fetchall()
-    return bool(row and row[0][0])
 
 
 def _millis(value: datetime) -> datetime:
@@ -139,9 +130,9 @@ def plan_first_response_writes(con: duckdb.DuckDBPyConnection) -> list[PlannedWr
 
     `source_key` is the Task or EmailMessage Id of the response written.
     """
-    if not _exists(con, "salesops", "lead_first_response"):
+    if not table_exists(con, "salesops", "lead_first_response"):
         return []
-    overlay = _OVERLAY if _exists(con, "salesops", "salesforce_write") else _NO_OVERLAY
+    overlay = _OVERLAY if table_exists(con, "salesops", "salesforce_write") else _NO_OVERLAY
     rows = con.execute(_CANDIDATES.format(overlay=overlay)).fetchall()
     if not rows:
         return []

@@ -30,7 +30,7 @@ from typing import Any
 
 import duckdb
 
-from salesops_dagster.warehouse.connection import from_warehouse_ts, to_warehouse_ts
+from salesops_dagster.warehouse.connection import from_warehouse_ts, table_exists, to_warehouse_ts
 
 RESPONDED_WITHIN = "responded_within_sla"
 RESPONDED_LATE = "responded_late"
@@ -100,19 +100,13 @@ WHERE f.sla_status = '{OPEN_BREACHED}'
 """  # noqa: S608 - constant names
 
 
-def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    rows = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'salesops' "
-        "AND table_name = $name AND database_name = current_database()",
-        {"name": name},
-    ).fetchall()
-    return bool(rows and rows[0][0])
-
-
 def open_breaches(con: duckdb.DuckDBPyConnection, limit: int = 50) -> list[dict[str, Any]]:
     """The most overdue open breaches (as of the last refresh), for asset metadata; [] before
     the first refresh. Only reads."""
-    if not (_exists(con, "lead_first_response") and _exists(con, "_ttfr_state")):
+    if not (
+        table_exists(con, "salesops", "lead_first_response")
+        and table_exists(con, "salesops", "_ttfr_state")
+    ):
         return []
     cursor = con.execute(
         f"""
@@ -149,7 +143,7 @@ def first_response_stats(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     (within + late + open breaches): of the leads whose SLA outcome is known, the share answered
     in time. Only reads; before the first refresh every count is 0.
     """
-    if not _exists(con, "lead_first_response"):
+    if not table_exists(con, "salesops", "lead_first_response"):
         return {
             "leads": 0,
             "leads_responded": 0,

@@ -21,7 +21,7 @@ import duckdb
 
 from salesops_dagster.policy.models import RoutingPolicy
 from salesops_dagster.policy.validate import Problem, validate_document
-from salesops_dagster.routing.decisions import table_exists
+from salesops_dagster.warehouse.connection import table_exists
 
 
 class PolicyError(Exception):

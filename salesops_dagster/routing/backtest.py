@@ -33,13 +33,9 @@ import duckdb
 from salesops_dagster.policy.loader import LoadedPolicy, known_ids
 from salesops_dagster.routing import rules as rule_logic
 from salesops_dagster.routing.candidates import Candidate, from_jsonable, jsonable, snapshot_fields
-from salesops_dagster.routing.decisions import (
-    RoutingDecision,
-    history_of,
-    read_decisions,
-    table_exists,
-)
+from salesops_dagster.routing.decisions import RoutingDecision, history_of, read_decisions
 from salesops_dagster.routing.engine import Engine
+from salesops_dagster.warehouse.connection import table_exists
 from salesops_dagster.warehouse.raw import quote
 
 CAP_REASONS = frozenset({"daily_cap", "period_cap"})

@@ -29,7 +29,7 @@ import duckdb
 
 from salesops_dagster.policy.models import RoutingPolicy
 from salesops_dagster.routing import rules as rule_logic
-from salesops_dagster.routing.decisions import table_exists
+from salesops_dagster.warehouse.connection import table_exists
 from salesops_dagster.warehouse.raw import quote
 
 _NO_DECISIONS = (

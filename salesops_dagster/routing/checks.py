@@ -14,7 +14,8 @@ import duckdb
 
 from salesops_dagster.policy.loader import LoadedPolicy, known_ids
 from salesops_dagster.routing.candidates import load_candidates
-from salesops_dagster.routing.decisions import RoutingDecision, read_decisions, table_exists
+from salesops_dagster.routing.decisions import RoutingDecision, read_decisions
+from salesops_dagster.warehouse.connection import table_exists
 
 SAMPLE = 20
 

@@ -18,7 +18,11 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from salesops_dagster.warehouse.connection import fetch_one, from_warehouse_ts, to_warehouse_ts
+from salesops_dagster.warehouse.connection import (
+    from_warehouse_ts,
+    table_exists,
+    to_warehouse_ts,
+)
 
 DECISION_TABLE = "salesops.lead_routing_decision"
 
@@ -105,17 +109,6 @@ def ensure_decision_table(con: duckdb.DuckDBPyConnection) -> None:
     """Create schema `salesops` and the decision table if they are missing."""
     con.execute("CREATE SCHEMA IF NOT EXISTS salesops")
     con.execute(_CREATE)
-
-
-def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    found = fetch_one(
-        con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = $schema "
-            "AND table_name = $table AND database_name = current_database()",
-            {"schema": schema, "table": table},
-        )
-    )
-    return bool(found and found[0])
 
 
 def insert_decisions(con: duckdb.DuckDBPyConnection, decisions: Sequence[RoutingDecision]) -> int:

@@ -14,10 +14,9 @@ from datetime import datetime
 import duckdb
 
 from salesops_dagster.policy.loader import LoadedPolicy
-from salesops_dagster.routing.decisions import table_exists
 from salesops_dagster.salesforce.fields import ASSIGNMENT_LATENCY_MINUTES, OWNER_ASSIGNED_AT
 from salesops_dagster.salesforce.writer import PlannedWrite, only_changed
-from salesops_dagster.warehouse.connection import from_warehouse_ts
+from salesops_dagster.warehouse.connection import from_warehouse_ts, table_exists
 from salesops_dagster.warehouse.writes import held_values
 
 PURPOSE = "routing"

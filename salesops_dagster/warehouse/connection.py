@@ -132,3 +132,14 @@ def fetch_one(result: duckdb.DuckDBPyConnection) -> tuple | None:
     `fetchone()` open, and the connection then refuses other work (`register`, ...)."""
     rows = result.fetchall()
     return rows[0] if rows else None
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    """Whether `schema.table` exists: read-only callers (sensors, checks, the policy loader)
+    look before the first run has created it."""
+    rows = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = $schema "
+        "AND table_name = $table AND database_name = current_database()",
+        {"schema": schema, "table": table},
+    ).fetchall()
+    return bool(rows and rows[0][0])

@@ -13,7 +13,12 @@ from typing import Any
 
 import duckdb
 
-from salesops_dagster.warehouse.connection import fetch_one, from_warehouse_ts, to_warehouse_ts
+from salesops_dagster.warehouse.connection import (
+    fetch_one,
+    from_warehouse_ts,
+    table_exists,
+    to_warehouse_ts,
+)
 
 SYNC_STATE_TABLE = "salesforce._sync_state"
 
@@ -45,20 +50,9 @@ def ensure_sync_state(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_CREATE)
 
 
-def _exists(con: duckdb.DuckDBPyConnection) -> bool:
-    # Read-only callers (the change sensor) may look before the first load created the table.
-    found = fetch_one(
-        con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'salesforce' "
-            "AND table_name = '_sync_state' AND database_name = current_database()"
-        )
-    )
-    return bool(found and found[0])
-
-
 def get_watermark(con: duckdb.DuckDBPyConnection, sobject: str) -> datetime | None:
     """The object's watermark as an aware UTC datetime, or None before its first load."""
-    if not _exists(con):
+    if not table_exists(con, "salesforce", "_sync_state"):
         return None
     row = fetch_one(
         con.execute(
@@ -118,7 +112,7 @@ def record_load(
 
 def sync_states(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """Every object's sync state, ordered by object, timestamps as aware UTC datetimes."""
-    if not _exists(con):
+    if not table_exists(con, "salesforce", "_sync_state"):
         return []
     rows = con.execute(
         "SELECT object, watermark, rows_total, updated_at FROM salesforce._sync_state "

@@ -25,7 +25,11 @@ import duckdb
 import pandas as pd
 
 from salesops_dagster.ingest.objects import OBJECTS_BY_NAME
-from salesops_dagster.warehouse.connection import fetch_one, from_warehouse_ts, to_warehouse_ts
+from salesops_dagster.warehouse.connection import (
+    from_warehouse_ts,
+    table_exists,
+    to_warehouse_ts,
+)
 from salesops_dagster.warehouse.raw import quote, table_name
 
 WRITE_TABLE = "salesops.salesforce_write"
@@ -101,17 +105,6 @@ def ensure_writes_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_CREATE_VIEW)
 
 
-def _exists(con: duckdb.DuckDBPyConnection) -> bool:
-    # Read-only callers (asset checks) may look before the first publish created the table.
-    found = fetch_one(
-        con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'salesops' "
-            "AND table_name = 'salesforce_write' AND database_name = current_database()"
-        )
-    )
-    return bool(found and found[0])
-
-
 def record_attempts(con: duckdb.DuckDBPyConnection, attempts: Sequence[WriteAttempt]) -> None:
     """Append `attempts` in one INSERT (atomic on its own; no transaction needed around it)."""
     if not attempts:
@@ -167,7 +160,7 @@ def latest_writes(
     run_id: str | None = None,
 ) -> list[WriteAttempt]:
     """The latest attempt per record (optionally of one purpose, status or run), oldest first."""
-    if not _exists(con):
+    if not table_exists(con, "salesops", "salesforce_write"):
         return []
     rows = con.execute(
         f"""
@@ -186,7 +179,7 @@ def write_history(
     con: duckdb.DuckDBPyConnection, purpose: str | None = None, record_id: str | None = None
 ) -> list[WriteAttempt]:
     """Every attempt (optionally of one purpose or record), oldest first."""
-    if not _exists(con):
+    if not table_exists(con, "salesops", "salesforce_write"):
         return []
     rows = con.execute(
         f"""
@@ -208,7 +201,7 @@ def permanent_failures(con: duckdb.DuckDBPyConnection, purpose: str) -> set[tupl
     values change, the key changes and the write goes out again. `PlannedWrite.key` is the
     matching key on the planning side.
     """
-    if not _exists(con):
+    if not table_exists(con, "salesops", "salesforce_write"):
         return set()
     rows = con.execute(
         f"""
@@ -258,7 +251,7 @@ def held_values(
         {"ids": ids},
     ).fetchall()
     held = {row[0]: dict(zip(field_names, row[1:], strict=True)) for row in rows}
-    if not _exists(con) or not held:
+    if not table_exists(con, "salesops", "salesforce_write") or not held:
         return held
     overlay = con.execute(
         f"""
