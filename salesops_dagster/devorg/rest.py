@@ -10,6 +10,7 @@ import datetime as dt
 import itertools
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from salesops_dagster.devorg import soql
@@ -35,6 +36,8 @@ MIN_BATCH_SIZE = 200
 MAX_COLLECTION_RECORDS = 200
 MAX_REPLICATION_IDS = 600_000
 UPDATED_WINDOW = dt.timedelta(days=30)
+# (request kind, path, record Id) -> an injected per-record error (see faults.record_error)
+RecordFault = Callable[[str, str, str], SaveError | None]
 # (sObject, SELECT list, matching stored records)
 Cursor = tuple[str, list[str], list[dict[str, Any]]]
 DELETED_WINDOW = dt.timedelta(days=15)
@@ -127,11 +130,14 @@ class RestApi:
         allocation: ApiAllocation,
         *,
         replication_whole_minutes: bool = True,
+        record_fault: RecordFault | None = None,
     ) -> None:
         self.schema = schema
         self.store = store
         self.dml = dml
         self.allocation = allocation
+        # (request kind, path, record Id) -> the SaveError a `record_error` fault injects, if any
+        self.record_fault: RecordFault = record_fault or (lambda kind, path, record_id: None)
         self.cursors = QueryCursors()
         # Salesforce ignores the seconds of getUpdated/getDeleted start and end (SOAP docs and
         # integrators' reports; unconfirmed for REST, hence a switch).
@@ -298,6 +304,9 @@ class RestApi:
         values = self.dml.prepare(sobject, self._write_body(req))
         if self.store.get(sobject, record_id) is None:
             raise RequestError(404, "NOT_FOUND", "The requested resource does not exist")
+        injected = self.record_fault("sobject_update", req.path, record_id)
+        if injected is not None:
+            return _errors_response([injected])
         errors = self.dml.update(
             sobject, record_id, values, req.user_id, req.header("Sforce-Auto-Assign")
         )
@@ -391,6 +400,9 @@ class RestApi:
         resolved = self.dml.resolve_id(sobject, record_id)
         if isinstance(resolved, SaveError):
             return _failure(None, [resolved])
+        injected = self.record_fault("collections_update", req.path, resolved)
+        if injected is not None:
+            return _failure(resolved, [injected])
         errors = self.dml.update(sobject, resolved, values, req.user_id, auto_assign, tally=tally)
         return _failure(resolved, errors) if errors else _success(resolved)
 

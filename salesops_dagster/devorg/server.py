@@ -33,7 +33,7 @@ from salesops_dagster.devorg import certs
 from salesops_dagster.devorg.auth import Credentials, OAuthError, SessionRegistry, TokenService
 from salesops_dagster.devorg.bulk import BulkApi
 from salesops_dagster.devorg.composite import CompositeApi
-from salesops_dagster.devorg.dml import Dml, RequestError
+from salesops_dagster.devorg.dml import Dml, RequestError, SaveError
 from salesops_dagster.devorg.faults import FaultInjector, FaultSpecError
 from salesops_dagster.devorg.ids import KEY_PREFIXES, make_id
 from salesops_dagster.devorg.messages import Request, Response
@@ -134,6 +134,7 @@ class DevOrg:
             self.dml,
             self.allocation,
             replication_whole_minutes=replication_whole_minutes,
+            record_fault=self._record_fault,
         )
         self.bulk = BulkApi(self.schema, self.store, self.dml)
         self.composite = CompositeApi(self.store, self.stats_counters, self.route)
@@ -464,6 +465,14 @@ class DevOrg:
             self.sessions.expire_all()
             return Response.error(401, "INVALID_SESSION_ID", "Session expired or invalid")
         return Response.error(fault.status, fault.error_code, fault.message)
+
+    def _record_fault(self, kind: str, path: str, record_id: str) -> SaveError | None:
+        """The per-record error a `record_error` fault injects into this record's write."""
+        fault = self.faults.check_record(kind, path, record_id)
+        if fault is None:
+            return None
+        self.stats_counters.fault()
+        return SaveError(fault.error_code, fault.message)
 
     def _token(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
         self.stats_counters.request("token")

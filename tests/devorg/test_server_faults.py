@@ -6,7 +6,11 @@ import time
 
 import pytest
 import requests
-from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceGeneralError
+from simple_salesforce.exceptions import (
+    SalesforceExpiredSession,
+    SalesforceGeneralError,
+    SalesforceMalformedRequest,
+)
 
 from salesops_dagster.devorg.server import DevOrg
 from tests.conftest import SEED, https_session, lead_records, salesforce_client
@@ -121,3 +125,86 @@ def test_admin_sessions_and_limits(org: DevOrg) -> None:
     }
     with pytest.raises(Exception, match="REQUEST_LIMIT_EXCEEDED"):
         sf.query("SELECT Id FROM Lead LIMIT 1")
+
+
+def test_record_error_fails_named_records_inside_a_successful_collections_call(org: DevOrg) -> None:
+    sf = salesforce_client(org)
+    ids = [r["Id"] for r in org.records("Lead")[:4]]
+    locked, invalid = ids[0], ids[1][:15]  # a 15-character Id names the same record
+    org.add_fault(match="collections_update", action="record_error", record_ids=[locked])
+    org.add_fault(
+        match="collections_update",
+        action="record_error",
+        record_ids=[invalid],
+        error_code="FIELD_CUSTOM_VALIDATION_EXCEPTION",
+        message="Rating is required",
+        count=None,
+    )
+    results = sf.restful(
+        "composite/sobjects",
+        method="PATCH",
+        json={
+            "allOrNone": False,
+            "records": [{"attributes": {"type": "Lead"}, "id": i, "Rating": "Hot"} for i in ids],
+        },
+    )
+    assert len(results) == 4
+    assert results[0] == {
+        "id": locked,
+        "success": False,
+        "errors": [
+            {
+                "statusCode": "UNABLE_TO_LOCK_ROW",
+                "message": "unable to obtain exclusive access to this record",
+                "fields": [],
+            }
+        ],
+    }
+    assert results[1]["id"] == ids[1] and not results[1]["success"]
+    assert results[1]["errors"][0]["statusCode"] == "FIELD_CUSTOM_VALIDATION_EXCEPTION"
+    assert results[1]["errors"][0]["message"] == "Rating is required"
+    assert [r["success"] for r in results[2:]] == [True, True]
+    assert [org.record("Lead", i).get("Rating") for i in ids] == [None, None, "Hot", "Hot"]
+    stats = org.stats()
+    assert stats["records_written"]["Lead"] == 2 and stats["faults_fired"] == 2
+
+    # The lock fault fired once; the validation fault keeps firing (count null).
+    again = sf.restful(
+        "composite/sobjects",
+        method="PATCH",
+        json={
+            "records": [
+                {"attributes": {"type": "Lead"}, "id": i, "Rating": "Warm"} for i in ids[:2]
+            ]
+        },
+    )
+    assert [r["success"] for r in again] == [True, False]
+    assert org.record("Lead", locked)["Rating"] == "Warm"
+
+
+def test_record_error_on_a_single_record_patch_and_its_spec_checks(org: DevOrg) -> None:
+    sf = salesforce_client(org)
+    lead_id = org.records("Lead")[0]["Id"]
+    org.add_fault(
+        match="sobject_update",
+        action="record_error",
+        record_ids=[lead_id],
+        error_code="FIELD_CUSTOM_VALIDATION_EXCEPTION",
+        message="No",
+    )
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.Lead.update(lead_id, {"Rating": "Hot"})
+    assert caught.value.status == 400
+    assert caught.value.content[0]["errorCode"] == "FIELD_CUSTOM_VALIDATION_EXCEPTION"
+    assert org.record("Lead", lead_id).get("Rating") is None
+    assert sf.Lead.update(lead_id, {"Rating": "Hot"}) == 204
+    assert org.record("Lead", lead_id)["Rating"] == "Hot"
+    # Request-level matching ignores record_error rules: a query is never faulted by one.
+    org.add_fault(match="query", action="record_error", record_ids=[lead_id], count=None)
+    assert sf.query("SELECT Id FROM Lead LIMIT 1")["totalSize"] == 1
+    for bad in (
+        {"match": "collections_update", "action": "record_error"},
+        {"match": "collections_update", "action": "record_error", "record_ids": []},
+        {"match": "collections_update", "action": "error", "record_ids": [lead_id]},
+    ):
+        assert _admin(org, "POST", "faults", json=bad).status_code == 400
