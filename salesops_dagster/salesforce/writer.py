@@ -536,7 +536,8 @@ class SalesforceWriter:
         if isinstance(exc, ApiLimitExceeded):
             return _Stop(
                 "api_limit",
-                f"{exc} Stopped at {where} without retrying; rerun after the allocation recovers.",
+                f"{str(exc).rstrip('.')}. Stopped at {where} without retrying; rerun after the "
+                "allocation recovers.",
                 "REQUEST_LIMIT_EXCEEDED",
             )
         if isinstance(exc, SessionExpiredAgain):

@@ -72,8 +72,12 @@ def test_sync_runs_on_the_instance_and_is_idempotent(env, devorg):
     with dg.instance_for_test() as instance:
         first = run_sync(instance)
         assert first.success, first.failure
-        written = first.metadata_of("salesforce_publish/lead_owner")["writes_written"]
-        assert written > 0  # routing wrote owners back: they return with the next pull
+        with connect(env, read_only=True) as con:
+            [(written,)] = con.execute(
+                "SELECT count(DISTINCT record_id) FROM salesops.salesforce_write "
+                "WHERE status = 'written'"
+            ).fetchall()
+        assert written > 0  # owners and first responses written back return with the next pull
         second = run_sync(instance)
         assert second.success, second.failure
         assert second.metadata_of("salesforce/lead")["rows_updated"] == written
@@ -205,16 +209,20 @@ def test_two_syncs_started_together_both_succeed_and_agree_with_the_org(env, dev
         child.wait(timeout=240)
     outputs = [log.read_text()[-3000:] for log in logs]
     assert [c.returncode for c in children] == [0, 0], outputs
-    # Each routing decision was written once, by one of the two runs, not twice.
+    # Each routing decision and each first response was written once, by one of the two runs.
     with connect(env, read_only=True) as con:
-        decisions, written = con.execute(
+        [(decisions, owners, written, distinct)] = con.execute(
             """
             SELECT (SELECT count(*) FROM salesops.lead_routing_decision),
-                   (SELECT count(*) FROM salesops.salesforce_write WHERE status = 'written')
+                   (SELECT count(*) FROM salesops.salesforce_write
+                    WHERE status = 'written' AND purpose = 'routing'),
+                   (SELECT count(*) FROM salesops.salesforce_write WHERE status = 'written'),
+                   (SELECT count(DISTINCT (purpose, record_id)) FROM salesops.salesforce_write
+                    WHERE status = 'written')
             """
-        ).fetchone()
-    assert decisions > 0
-    assert written == decisions == devorg.stats()["records_written"]["Lead"]
+        ).fetchall()
+    assert decisions > 0 and owners == decisions
+    assert written == distinct == devorg.stats()["records_written"]["Lead"]
     # The owners written come back with the next pull; then the warehouse is the org.
     assert subprocess.run([salesops, "sync"], env=dict(os.environ), cwd=tmp_path).returncode == 0
     assert_warehouse_equals_org(devorg, env)

@@ -8,7 +8,11 @@ from salesops_dagster.warehouse.resource import WarehouseResource
 
 from .assets import lead_first_response
 
-_ON_UPDATE = dg.AutomationCondition.any_deps_updated()
+# No automation_condition on these checks: without one they ride along with every run of their
+# asset (sensor, UI, `salesops sync`), so each materialisation is checked in its own run. With
+# their own `any_deps_updated()` they were re-requested on the tick after any in-process run
+# (those record no check selection), and as "will be requested" they satisfied the publish's
+# `all_deps_blocking_checks_passed`: a failed check still got the publish requested.
 
 
 def _result(finding: checks.Finding, what: str) -> dg.AssetCheckResult:
@@ -30,7 +34,6 @@ def _check(name: str, what: str, fn, doc: str):
         name=name,
         blocking=True,
         description=doc,
-        automation_condition=_ON_UPDATE,
     )
     def _run(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.get_connection() as con:

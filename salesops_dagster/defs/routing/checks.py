@@ -11,7 +11,11 @@ from salesops_dagster.warehouse.resource import WarehouseResource
 
 from .assets import lead_routing_decision, load_current_policy
 
-_ON_DECISIONS = dg.AutomationCondition.any_deps_updated()
+# No automation_condition on these checks: without one they ride along with every run of their
+# asset (sensor, UI, `salesops sync`), so each materialisation is checked in its own run. With
+# their own `any_deps_updated()` they were re-requested on the tick after any in-process run
+# (those record no check selection), and as "will be requested" they satisfied the publish's
+# `all_deps_blocking_checks_passed`: a failed check still got the publish requested.
 
 
 def _result(finding: checks.Finding, what: str, **extra) -> dg.AssetCheckResult:
@@ -25,7 +29,7 @@ def _result(finding: checks.Finding, what: str, **extra) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=lead_routing_decision, blocking=True, automation_condition=_ON_DECISIONS)
+@dg.asset_check(asset=lead_routing_decision, blocking=True)
 def every_eligible_lead_decided_once(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     """Every lead in an intake queue has exactly one decision for its current attempt (leads
     waiting for enrichment excepted), and every lead's attempts run 1..n without a gap."""
@@ -39,7 +43,7 @@ def every_eligible_lead_decided_once(warehouse: WarehouseResource) -> dg.AssetCh
     return _result(undecided, "leads without exactly one decision for their attempt")
 
 
-@dg.asset_check(asset=lead_routing_decision, blocking=True, automation_condition=_ON_DECISIONS)
+@dg.asset_check(asset=lead_routing_decision, blocking=True)
 def owners_are_active_pool_members_or_fallback(
     warehouse: WarehouseResource,
 ) -> dg.AssetCheckResult:
@@ -50,7 +54,7 @@ def owners_are_active_pool_members_or_fallback(
     return _result(finding, "decisions name an owner outside their pool or inactive")
 
 
-@dg.asset_check(asset=lead_routing_decision, blocking=True, automation_condition=_ON_DECISIONS)
+@dg.asset_check(asset=lead_routing_decision, blocking=True)
 def caps_never_exceeded(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     """No member holds more decisions than their daily cap (calendar day in the pool's time
     zone) or period cap (any trailing window)."""
@@ -59,7 +63,7 @@ def caps_never_exceeded(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     return _result(finding, "cap violations")
 
 
-@dg.asset_check(asset=lead_routing_decision, blocking=True, automation_condition=_ON_DECISIONS)
+@dg.asset_check(asset=lead_routing_decision, blocking=True)
 def policy_version_stamped(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     """Every decision carries a semver policy version and the policy file's sha256."""
     with warehouse.get_connection() as con:
@@ -67,7 +71,7 @@ def policy_version_stamped(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     return _result(finding, "decisions without a policy version or sha256")
 
 
-@dg.asset_check(asset=lead_routing_decision, automation_condition=_ON_DECISIONS)
+@dg.asset_check(asset=lead_routing_decision)
 def fallback_share(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     """Warns when more than SALESOPS_FALLBACK_SHARE_WARN of the current policy's decisions went
     to the fallback: pools too small, members away or capped, rules missing a segment."""
@@ -83,7 +87,7 @@ def fallback_share(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=lead_routing_decision, automation_condition=_ON_DECISIONS)
+@dg.asset_check(asset=lead_routing_decision)
 def distribution_follows_weights(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     """Warns when an active member's share of a pool (50+ leads) is more than 10 points off the
     share their weight asks for among the active members; caps and leave can explain it, so it
