@@ -66,18 +66,33 @@ from __future__ import annotations
 
 import math
 import random
-import unicodedata
-from bisect import bisect_right
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
-from itertools import accumulate
 from operator import itemgetter
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from salesops_dagster.devorg.auth import INTEGRATION_USERNAME
 from salesops_dagster.devorg.ids import KEY_PREFIXES, make_id
+from salesops_dagster.devorg.vocabulary import (
+    COMPANY_STEMS,
+    COUNTRY,
+    EMPLOYEES,
+    FIRST_NAMES,
+    HOUR,
+    INDUSTRIES,
+    LAST_NAMES,
+    NUMBER_FIRST,
+    RATINGS,
+    SOURCES,
+    STREETS,
+    TITLES,
+    WEEKDAY_WEIGHT,
+    City,
+    Country,
+    Weighted,
+    slug,
+)
 
 T = TypeVar("T")
 
@@ -103,12 +118,6 @@ WEEK = 7 * DAY
 # --------------------------------------------------------------------------------------------
 
 REGIONS = ("NA", "EMEA", "APAC", "LATAM")
-
-
-def _slug(text: str) -> str:
-    """ASCII, lower case, letters and digits only: 'Sofía O'Brien' -> 'sofiaobrien'."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return "".join(ch for ch in ascii_text.lower() if ch.isalnum())
 
 
 @dataclass(frozen=True)
@@ -167,7 +176,7 @@ USERS: tuple[RosterUser, ...] = tuple(
         first_name=first,
         last_name=last,
         name=f"{first} {last}",
-        email=f"{_slug(first)}.{_slug(last)}@example.com",
+        email=f"{slug(first)}.{slug(last)}@example.com",
         time_zone=tz,
         department=dept,
         region=region,
@@ -203,22 +212,8 @@ def roster() -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------------------------
-# Small helpers: weighted choice, timestamp formatting
+# Small helpers: timestamp formatting (weighted choice lives in vocabulary.py)
 # --------------------------------------------------------------------------------------------
-
-
-class _Weighted(Generic[T]):
-    """Weighted choice with precomputed bounds: one random() and one bisect per pick."""
-
-    def __init__(self, options: Sequence[tuple[T, float]]) -> None:
-        self.items = [item for item, _ in options]
-        cumulative = list(accumulate(weight for _, weight in options))
-        self.total = cumulative[-1]
-        # Without the last bound the index is at most len-1, even if random()*total rounds up.
-        self.bounds = cumulative[:-1]
-
-    def pick(self, rng: random.Random) -> T:
-        return self.items[bisect_right(self.bounds, rng.random() * self.total)]
 
 
 @cache
@@ -252,420 +247,12 @@ class _Clock:
 
 
 # --------------------------------------------------------------------------------------------
-# Vocabulary: names, companies, geography
-# --------------------------------------------------------------------------------------------
-
-
-def _names(text: str) -> tuple[tuple[str, str], ...]:
-    """Comma-separated names with their e-mail slugs, computed once."""
-    return tuple((name.strip(), _slug(name)) for name in text.split(","))
-
-
-_FIRST_NAMES = {
-    "en": _names(
-        "James,Mary,Robert,Patricia,John,Jennifer,Michael,Linda,David,Elizabeth,William,Barbara,"
-        "Richard,Susan,Joseph,Jessica,Thomas,Sarah,Christopher,Karen,Daniel,Lisa,Matthew,Nancy,"
-        "Anthony,Emily,Mark,Sandra,Steven,Ashley,Andrew,Michelle,Kevin,Amanda,Brian,Melissa,Ryan,"
-        "Stephanie,Jacob,Rebecca,Nicholas,Megan,Eric,Hannah,Jonathan,Olivia,Priya,Aisha,Carlos,Mei"
-    ),
-    "de": _names(
-        "Lukas,Anna,Leon,Lea,Finn,Hannah,Jonas,Lena,Paul,Emma,Felix,Mia,Maximilian,Sophie,Jan,"
-        "Laura,Tim,Julia,Niklas,Katharina,Moritz,Johanna,Tobias,Marie,Sebastian,Clara,Stefan,"
-        "Sabine,Jürgen,Birgit"
-    ),
-    "fr": _names(
-        "Gabriel,Louise,Léo,Emma,Raphaël,Jade,Arthur,Alice,Louis,Chloé,Lucas,Léa,Adam,Manon,Hugo,"
-        "Camille,Jules,Inès,Nathan,Sarah,Thomas,Juliette,Antoine,Margaux,Julien,Élodie,Nicolas,"
-        "Claire,Mathieu,Céline"
-    ),
-    "nl": _names(
-        "Daan,Emma,Sem,Julia,Lucas,Mila,Levi,Tess,Finn,Sophie,Milan,Zoë,Thijs,Sara,Bram,Anna,Jesse,"
-        "Eva,Ruben,Fleur,Lars,Lotte,Stijn,Sanne,Joris,Iris,Pieter,Femke,Willem,Noor"
-    ),
-    "ja": _names(
-        "Haruto,Yui,Sota,Hina,Yuto,Sakura,Riku,Yuna,Hinata,Aoi,Ren,Mei,Kaito,Rin,Takumi,Saki,Kenji,"
-        "Yuki,Hiroshi,Naomi,Daiki,Ayaka,Kazuki,Emi,Shota,Mai,Akira,Keiko,Ryo,Nanami"
-    ),
-    "sg": _names(
-        "Wei,Jia Hui,Jun Jie,Xin Yi,Ming,Li Ting,Kai,Siti,Nur,Ahmad,Arjun,Priya,Ravi,Kavya,Daniel,"
-        "Rachel,Ethan,Chloe,Marcus,Grace,Ryan,Sarah,Hui Min,Zhi Hao,Aditi"
-    ),
-    "pt": _names(
-        "Miguel,Alice,Arthur,Sophia,Heitor,Helena,Bernardo,Valentina,Théo,Laura,Davi,Isabella,"
-        "Gabriel,Manuela,Pedro,Júlia,Lorenzo,Heloísa,Lucas,Luiza,Matheus,Lívia,Rafael,Beatriz,João,"
-        "Mariana,Gustavo,Ana,Felipe,Camila"
-    ),
-    "es": _names(
-        "Santiago,Sofía,Mateo,Valentina,Sebastián,Regina,Leonardo,Camila,Emiliano,Valeria,Diego,"
-        "María José,Daniel,Ximena,Alejandro,Renata,Miguel Ángel,Fernanda,Luis,Mariana,Carlos,"
-        "Andrea,Jorge,Paula,Ricardo,Gabriela,Fernando,Daniela"
-    ),
-}
-_LAST_NAMES = {
-    "en": _names(
-        "Smith,Johnson,Williams,Brown,Jones,Garcia,Miller,Davis,Rodriguez,Martinez,Hernandez,Lopez,"
-        "Wilson,Anderson,Thomas,Taylor,Moore,Jackson,Martin,Lee,Thompson,White,Harris,Clark,Lewis,"
-        "Robinson,Walker,Young,Allen,King,Wright,Scott,Hill,Green,Adams,Baker,Nelson,Carter,"
-        "Mitchell,Roberts,Turner,Phillips,Campbell,Parker,Evans,Edwards,Collins,Stewart,Murphy,"
-        "Cook,Patel,Nguyen,Kim,Chen,O'Brien,O'Connor"
-    ),
-    "de": _names(
-        "Müller,Schmidt,Schneider,Fischer,Weber,Meyer,Wagner,Becker,Schulz,Hoffmann,Schäfer,Koch,"
-        "Bauer,Richter,Klein,Wolf,Schröder,Neumann,Schwarz,Zimmermann,Braun,Krüger,Hofmann,"
-        "Hartmann,Lange,Werner,Krause,Lehmann,Köhler,Maier"
-    ),
-    "fr": _names(
-        "Martin,Bernard,Dubois,Thomas,Robert,Richard,Petit,Durand,Leroy,Moreau,Simon,Laurent,"
-        "Lefebvre,Michel,Garcia,David,Bertrand,Roux,Vincent,Fournier,Morel,Girard,André,Lefèvre,"
-        "Mercier,Dupont,Lambert,Bonnet,François,Martinez"
-    ),
-    "nl": _names(
-        "de Jong,Jansen,de Vries,van den Berg,van Dijk,Bakker,Janssen,Visser,Smit,Meijer,de Boer,"
-        "Mulder,de Groot,Bos,Vos,Peters,Hendriks,van Leeuwen,Dekker,Brouwer,de Wit,Dijkstra,Smits,"
-        "de Graaf,van der Meer"
-    ),
-    "ja": _names(
-        "Sato,Suzuki,Takahashi,Tanaka,Watanabe,Ito,Yamamoto,Nakamura,Kobayashi,Kato,Yoshida,Yamada,"
-        "Sasaki,Yamaguchi,Matsumoto,Inoue,Kimura,Hayashi,Shimizu,Yamazaki,Mori,Abe,Ikeda,"
-        "Hashimoto,Ishikawa,Ogawa,Fujita,Okada,Goto,Hasegawa"
-    ),
-    "sg": _names(
-        "Tan,Lim,Lee,Ng,Ong,Wong,Goh,Chua,Chan,Koh,Teo,Ang,Yeo,Tay,Ho,Low,Toh,Sim,Chong,Rahman,"
-        "Ismail,Kumar,Nair,Pillai,Singh"
-    ),
-    "pt": _names(
-        "Silva,Santos,Oliveira,Souza,Rodrigues,Ferreira,Alves,Pereira,Lima,Gomes,Costa,Ribeiro,"
-        "Martins,Carvalho,Almeida,Lopes,Soares,Fernandes,Vieira,Barbosa,Rocha,Dias,Nascimento,"
-        "Andrade,Moreira,Nunes,Marques,Machado,Mendes,Freitas"
-    ),
-    "es": _names(
-        "Hernández,García,Martínez,López,González,Pérez,Rodríguez,Sánchez,Ramírez,Cruz,Flores,"
-        "Gómez,Morales,Vázquez,Reyes,Jiménez,Torres,Díaz,Gutiérrez,Ruiz,Mendoza,Aguilar,Ortiz,"
-        "Moreno,Castillo,Romero,Álvarez,Méndez,Chávez,Rivera"
-    ),
-}
-
-# Company names are "<prefix><word> <legal suffix>"; the stem also gives the e-mail domain.
-_COMPANY_PREFIXES = (
-    "North,Blue,Silver,Bright,Summit,Red,Green,Clear,Iron,Swift,Apex,Pacific,Atlas,Nova,Vertex,"
-    "Harbor,Pine,Stone,Granite,Crescent,Evergreen,Orbit,Lumen,Quantum,Cedar"
-)
-_COMPANY_WORDS = (
-    "wind Analytics,field Logistics,point Systems,line Labs,view Health,brook Foods,gate Capital,"
-    "forge Robotics,peak Energy,stack Software,wave Media,works Manufacturing,path Dynamics,"
-    "link Networks,core Solutions,bridge Partners,market Retail,drive Motors,cell Biotech,"
-    "ridge Consulting"
-)
-_COMPANY_STEMS: tuple[tuple[str, str], ...] = tuple(
-    (prefix + word, _slug(prefix + word.split(" ")[0]))
-    for prefix in _COMPANY_PREFIXES.split(",")
-    for word in _COMPANY_WORDS.split(",")
-)
-
-_STREETS = {
-    "en": (
-        "Main St",
-        "Oak Ave",
-        "Market St",
-        "Park Ave",
-        "2nd St",
-        "Elm St",
-        "Broadway",
-        "King St",
-    ),
-    "de": ("Hauptstraße", "Bahnhofstraße", "Friedrichstraße", "Schillerstraße", "Gartenweg"),
-    "fr": ("rue de Rivoli", "rue de la République", "boulevard Haussmann", "avenue Jean Jaurès"),
-    "nl": ("Damrak", "Keizersgracht", "Coolsingel", "Oudegracht", "Stationsplein"),
-    "ja": ("Marunouchi", "Shibuya", "Umeda", "Minatomirai", "Roppongi"),
-    "sg": ("Raffles Place", "Orchard Road", "Anson Road", "Marina Boulevard"),
-    "pt": ("Avenida Paulista", "Rua Oscar Freire", "Avenida Atlântica", "Rua da Bahia"),
-    "es": ("Paseo de la Reforma", "Avenida Insurgentes", "Calle Madero", "Avenida Chapultepec"),
-}
-# Where the house number goes: "12 Main St", "Hauptstraße 12", "1-2-3 Marunouchi".
-_NUMBER_FIRST = {"en": True, "fr": True, "sg": True, "ja": True}
-
-
-@dataclass(frozen=True)
-class _City:
-    name: str
-    state: str | None
-    postal_codes: tuple[str, ...]
-    utc_offset: int  # standard time, hours; DST is ignored (an hour's skew does not matter here)
-    area: str
-
-
-@dataclass(frozen=True)
-class _Country:
-    name: str
-    region: str
-    weight: float
-    culture: str
-    tld: str
-    suffixes: tuple[str, ...]
-    phone: str  # format with {area} and {n} (n has `phone_digits` digits)
-    phone_digits: int
-    cities: tuple[_City, ...]
-
-
-_US_PHONE = "+1 ({area}) 555-01{n}"  # 555-0100..0199 are reserved for fiction
-_COUNTRIES: tuple[_Country, ...] = (
-    _Country(
-        "United States",
-        "NA",
-        42,
-        "en",
-        ".com",
-        ("Inc.", "LLC", "Corp."),
-        _US_PHONE,
-        2,
-        (
-            _City("New York", "NY", ("10001", "10016", "10118"), -5, "212"),
-            _City("Boston", "MA", ("02108", "02110"), -5, "617"),
-            _City("Atlanta", "GA", ("30303", "30309"), -5, "404"),
-            _City("Miami", "FL", ("33131", "33130"), -5, "305"),
-            _City("Raleigh", "NC", ("27601", "27603"), -5, "919"),
-            _City("Chicago", "IL", ("60601", "60606"), -6, "312"),
-            _City("Austin", "TX", ("78701", "78702"), -6, "512"),
-            _City("Dallas", "TX", ("75201", "75202"), -6, "214"),
-            _City("Minneapolis", "MN", ("55401", "55402"), -6, "612"),
-            _City("Denver", "CO", ("80202", "80203"), -7, "303"),
-            _City("Phoenix", "AZ", ("85003", "85004"), -7, "602"),
-            _City("San Francisco", "CA", ("94105", "94107", "94110"), -8, "415"),
-            _City("Los Angeles", "CA", ("90012", "90017"), -8, "213"),
-            _City("Seattle", "WA", ("98101", "98104"), -8, "206"),
-        ),
-    ),
-    _Country(
-        "Canada",
-        "NA",
-        8,
-        "en",
-        ".ca",
-        ("Ltd.", "Inc."),
-        _US_PHONE,
-        2,
-        (
-            _City("Toronto", "ON", ("M5V 2T6", "M5H 2N2"), -5, "416"),
-            _City("Ottawa", "ON", ("K1P 1J1", "K2P 2L8"), -5, "613"),
-            _City("Montreal", "QC", ("H3B 2Y5", "H2Y 1C6"), -5, "514"),
-            _City("Calgary", "AB", ("T2P 1J9", "T2P 3N4"), -7, "403"),
-            _City("Vancouver", "BC", ("V6B 1A1", "V6C 3E8"), -8, "604"),
-        ),
-    ),
-    _Country(
-        "United Kingdom",
-        "EMEA",
-        10,
-        "en",
-        ".co.uk",
-        ("Ltd", "plc"),
-        "+44 {area} 0{n}",  # Ofcom's ranges reserved for drama
-        3,
-        (
-            _City("London", "England", ("EC1A 1BB", "SW1A 2AA", "E14 5AB"), 0, "20 7946"),
-            _City("Manchester", "England", ("M1 1AE", "M2 3WQ"), 0, "161 496"),
-            _City("Bristol", "England", ("BS1 4DJ", "BS1 5TR"), 0, "117 496"),
-            _City("Edinburgh", "Scotland", ("EH1 1YZ", "EH2 2ER"), 0, "131 496"),
-        ),
-    ),
-    _Country(
-        "Germany",
-        "EMEA",
-        8,
-        "de",
-        ".de",
-        ("GmbH", "AG"),
-        "+49 {area} {n}",
-        7,
-        (
-            _City("Berlin", "Berlin", ("10115", "10117"), 1, "30"),
-            _City("Munich", "Bavaria", ("80331", "80333"), 1, "89"),
-            _City("Hamburg", "Hamburg", ("20095", "20354"), 1, "40"),
-            _City("Frankfurt", "Hesse", ("60311", "60313"), 1, "69"),
-        ),
-    ),
-    _Country(
-        "France",
-        "EMEA",
-        5,
-        "fr",
-        ".fr",
-        ("SAS", "SA"),
-        "+33 {area} {n}",
-        8,
-        (
-            _City("Paris", "Île-de-France", ("75001", "75008", "75011"), 1, "1"),
-            _City("Lyon", "Auvergne-Rhône-Alpes", ("69001", "69002"), 1, "4"),
-            _City("Toulouse", "Occitanie", ("31000", "31400"), 1, "5"),
-        ),
-    ),
-    _Country(
-        "Netherlands",
-        "EMEA",
-        5,
-        "nl",
-        ".nl",
-        ("B.V.", "N.V."),
-        "+31 {area} {n}",
-        7,
-        (
-            _City("Amsterdam", "North Holland", ("1012 AB", "1017 CE"), 1, "20"),
-            _City("Rotterdam", "South Holland", ("3011 AD", "3012 CL"), 1, "10"),
-            _City("Utrecht", "Utrecht", ("3511 AX", "3521 AZ"), 1, "30"),
-        ),
-    ),
-    _Country(
-        "Australia",
-        "APAC",
-        6,
-        "en",
-        ".com.au",
-        ("Pty Ltd",),
-        "+61 {area} {n}",
-        8,
-        (
-            _City("Sydney", "NSW", ("2000", "2060"), 10, "2"),
-            _City("Melbourne", "VIC", ("3000", "3004"), 10, "3"),
-            _City("Brisbane", "QLD", ("4000", "4006"), 10, "7"),
-            _City("Perth", "WA", ("6000", "6005"), 8, "8"),
-        ),
-    ),
-    _Country(
-        "Japan",
-        "APAC",
-        4,
-        "ja",
-        ".co.jp",
-        ("K.K.", "Co., Ltd."),
-        "+81 {area}-{n}",
-        8,
-        (
-            _City("Tokyo", "Tokyo", ("100-0005", "106-0032"), 9, "3"),
-            _City("Osaka", "Osaka", ("530-0001", "541-0041"), 9, "6"),
-            _City("Yokohama", "Kanagawa", ("220-0012", "231-0023"), 9, "45"),
-        ),
-    ),
-    _Country(
-        "Singapore",
-        "APAC",
-        4,
-        "sg",
-        ".com.sg",
-        ("Pte. Ltd.",),
-        "+65 {area}{n}",
-        7,
-        (_City("Singapore", None, ("018989", "238859", "048623"), 8, "6"),),
-    ),
-    _Country(
-        "Brazil",
-        "LATAM",
-        5,
-        "pt",
-        ".com.br",
-        ("Ltda.", "S.A."),
-        "+55 {area} 9{n}",
-        8,
-        (
-            _City("São Paulo", "SP", ("01310-100", "04538-133"), -3, "11"),
-            _City("Rio de Janeiro", "RJ", ("20040-020", "22250-040"), -3, "21"),
-            _City("Belo Horizonte", "MG", ("30130-110", "30140-071"), -3, "31"),
-        ),
-    ),
-    _Country(
-        "Mexico",
-        "LATAM",
-        3,
-        "es",
-        ".com.mx",
-        ("S.A. de C.V.",),
-        "+52 {area} {n}",
-        8,
-        (
-            _City("Mexico City", "CDMX", ("06600", "11560"), -6, "55"),
-            _City("Guadalajara", "JAL", ("44100", "44600"), -6, "33"),
-            _City("Monterrey", "NL", ("64000", "66220"), -6, "81"),
-        ),
-    ),
-)
-_COUNTRY = _Weighted([(c, c.weight) for c in _COUNTRIES])
-
-# Local-time shape of inbound leads: mostly office hours on weekdays.
-_HOUR_WEIGHT = (
-    *(0.2, 0.15, 0.1, 0.1, 0.1, 0.2, 0.4, 0.7, 1.3, 2.0, 2.2, 2.1),  # 00:00 .. 11:00
-    *(1.6, 1.8, 2.0, 1.9, 1.6, 1.1, 0.7, 0.55, 0.5, 0.45, 0.35, 0.25),  # 12:00 .. 23:00
-)
-_HOUR = _Weighted(list(enumerate(_HOUR_WEIGHT)))
-_WEEKDAY_WEIGHT = (1.1, 1.15, 1.15, 1.1, 0.9, 0.25, 0.2)  # Monday .. Sunday
-
-_TITLES = _Weighted(
-    [
-        ("CEO", 4),
-        ("Founder", 3),
-        ("CTO", 3),
-        ("CFO", 2),
-        ("VP of Sales", 5),
-        ("VP of Engineering", 3),
-        ("Head of Marketing", 5),
-        ("Director of Operations", 5),
-        ("IT Manager", 8),
-        ("Procurement Manager", 5),
-        ("Sales Operations Manager", 6),
-        ("Marketing Coordinator", 6),
-        ("Software Engineer", 8),
-        ("Product Manager", 6),
-        ("Operations Analyst", 5),
-        (None, 8),
-    ]
-)
-_SOURCES = _Weighted(
-    [
-        ("Web", 40),
-        ("Partner Referral", 15),
-        ("Trade Show", 15),
-        ("Advertisement", 18),
-        ("Other", 12),
-    ]
-)
-_INDUSTRIES = _Weighted(
-    [
-        ("Technology", 20),
-        ("Finance", 10),
-        ("Healthcare", 9),
-        ("Manufacturing", 10),
-        ("Retail", 8),
-        ("Education", 5),
-        ("Consulting", 7),
-        ("Media", 4),
-        ("Telecommunications", 4),
-        ("Energy", 3),
-        ("Transportation", 4),
-        ("Hospitality", 3),
-        ("Government", 2),
-        ("Not For Profit", 2),
-        (None, 9),
-    ]
-)
-_RATINGS = _Weighted([("Hot", 15), ("Warm", 35), ("Cold", 30), (None, 20)])
-# Employee bands (low, high): many small companies, some mid-market, few enterprises.
-_EMPLOYEES = _Weighted(
-    [
-        ((1, 10), 24),
-        ((11, 50), 29),
-        ((51, 200), 22),
-        ((201, 1000), 12),
-        ((1001, 5000), 6),
-        ((5001, 100_000), 3),
-        (None, 4),
-    ]
-)
-
-# --------------------------------------------------------------------------------------------
 # Activity shapes
 # --------------------------------------------------------------------------------------------
 
 # Outbound touches per lead (their count, then each one's kind).
-_TOUCH_COUNT = _Weighted(list(enumerate([0.12, 0.09, 0.12, 0.15, 0.16, 0.14, 0.10, 0.07, 0.05])))
-_TOUCH_KIND = _Weighted(
+_TOUCH_COUNT = Weighted(list(enumerate([0.12, 0.09, 0.12, 0.15, 0.16, 0.14, 0.10, 0.07, 0.05])))
+_TOUCH_KIND = Weighted(
     [
         ("call", 28),
         ("email_task", 4),  # an e-mail logged as a Task only (BCC-to-Salesforce, older clients)
@@ -676,7 +263,7 @@ _TOUCH_KIND = _Weighted(
     ]
 )
 _EMAIL_KINDS = frozenset({"email_task", "pair", "email"})
-_OWNER_KIND = _Weighted([("queue", 72), ("rep", 23.5), ("fallback", 3), ("inactive", 1.5)])
+_OWNER_KIND = Weighted([("queue", 72), ("rep", 23.5), ("fallback", 3), ("inactive", 1.5)])
 
 P_CONVERTED = 0.05
 P_DELETED = 0.02
@@ -745,8 +332,8 @@ class _Generator:
         self._counter = FIRST_DATA_COUNTER
         first_day, last_day = start // DAY, (end - 1) // DAY
         # 1970-01-01 was a Thursday, so epoch day d is weekday (d + 3) % 7 with Monday = 0.
-        self._day = _Weighted(
-            [(d, _WEEKDAY_WEIGHT[(d + 3) % 7]) for d in range(first_day, last_day + 1)]
+        self._day = Weighted(
+            [(d, WEEKDAY_WEIGHT[(d + 3) % 7]) for d in range(first_day, last_day + 1)]
         )
 
     # -- ids and time ------------------------------------------------------------------------
@@ -761,7 +348,7 @@ class _Generator:
 
     def lead_created(self, utc_offset: int) -> int:
         """A creation time in [start, end): weekday and local office-hour skew."""
-        local = self._day.pick(self.rng) * DAY + _HOUR.pick(self.rng) * 3600
+        local = self._day.pick(self.rng) * DAY + HOUR.pick(self.rng) * 3600
         t = local + self.rng.randrange(3600) - utc_offset * 3600
         # Shifting by whole weeks keeps the weekday and hour; the window is at least a week.
         while t < self.start:
@@ -812,7 +399,7 @@ class _Generator:
     def emit_leads(self, n_leads: int) -> None:
         seeds = []
         for _ in range(n_leads):
-            country = _COUNTRY.pick(self.rng)
+            country = COUNTRY.pick(self.rng)
             city = self.rng.choice(country.cities)
             seeds.append((self.lead_created(city.utc_offset), country, city))
         # Salesforce Ids grow with creation time; allocate lead Ids in CreatedDate order.
@@ -821,17 +408,17 @@ class _Generator:
         for lead_id, (created, country, city) in zip(lead_ids, seeds, strict=True):
             self.emit_lead(lead_id, created, country, city)
 
-    def emit_lead(self, lead_id: str, created: int, country: _Country, city: _City) -> None:
+    def emit_lead(self, lead_id: str, created: int, country: Country, city: City) -> None:
         rng = self.rng
-        first, first_slug = rng.choice(_FIRST_NAMES[country.culture])
-        last, last_slug = rng.choice(_LAST_NAMES[country.culture])
-        stem, stem_slug = rng.choice(_COMPANY_STEMS)
+        first, first_slug = rng.choice(FIRST_NAMES[country.culture])
+        last, last_slug = rng.choice(LAST_NAMES[country.culture])
+        stem, stem_slug = rng.choice(COMPANY_STEMS)
         company = f"{stem} {rng.choice(country.suffixes)}"
         local_part = (
             f"{first_slug}.{last_slug}" if rng.random() < 0.7 else f"{first_slug[0]}{last_slug}"
         )
         email = f"{local_part}@{stem_slug}{country.tld}"
-        source = _SOURCES.pick(rng)
+        source = SOURCES.pick(rng)
         owner_id, rep = self.pick_owner(country.region)
         fate = rng.random()
         converted = fate < P_CONVERTED
@@ -880,13 +467,13 @@ class _Generator:
                 "LastName": last,
                 "Name": ctx.name,
                 "Company": company,
-                "Title": _TITLES.pick(rng),
+                "Title": TITLES.pick(rng),
                 "Email": email,
                 "Phone": self.phone(country, city) if rng.random() < 0.9 else None,
                 "Status": status,
                 "LeadSource": source,
-                "Industry": _INDUSTRIES.pick(rng),
-                "Rating": _RATINGS.pick(rng),
+                "Industry": INDUSTRIES.pick(rng),
+                "Rating": RATINGS.pick(rng),
                 **self.firmographics(),
                 "Street": self.street(country.culture),
                 "City": city.name,
@@ -943,7 +530,7 @@ class _Generator:
 
     def firmographics(self) -> dict:
         rng = self.rng
-        band = _EMPLOYEES.pick(rng)
+        band = EMPLOYEES.pick(rng)
         if band is None:
             return {"NumberOfEmployees": None, "AnnualRevenue": None}
         low, high = band
@@ -954,18 +541,18 @@ class _Generator:
             revenue = float(round(employees * rng.uniform(80_000, 250_000), -3))
         return {"NumberOfEmployees": employees, "AnnualRevenue": revenue}
 
-    def phone(self, country: _Country, city: _City) -> str:
+    def phone(self, country: Country, city: City) -> str:
         digits = country.phone_digits
         n = str(self.rng.randrange(10 ** (digits - 1), 10**digits))
         return country.phone.format(area=city.area, n=n)
 
     def street(self, culture: str) -> str:
         rng = self.rng
-        name = rng.choice(_STREETS[culture])
+        name = rng.choice(STREETS[culture])
         if culture == "ja":
             return f"{rng.randint(1, 4)}-{rng.randint(1, 12)}-{rng.randint(1, 20)} {name}"
         number = rng.randint(1, 400)
-        return f"{number} {name}" if _NUMBER_FIRST.get(culture) else f"{name} {number}"
+        return f"{number} {name}" if NUMBER_FIRST.get(culture) else f"{name} {number}"
 
     def after(self, t: int, shape: tuple[float, float]) -> int:
         """A time `shape` after t, clamped before `end` (t itself is before `end`)."""
