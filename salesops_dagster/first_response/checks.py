@@ -16,17 +16,17 @@ checks in `defs/first_response` wrap them; the ones guarding the publish are blo
   failure; this check proves the plan kept that promise.
 - `unresolvable_responders`: a Task response names a User in `salesforce."user"`; an
   EmailMessage response names an e-mail address.
-- `permanent_write_failures`: First_Response writes whose latest attempt failed for good (the
-  publish does not resend those values); not blocking, it tells a person what to fix.
+(Writes that failed for good are reported by `warehouse.writes.permanent_write_failures`, the
+same for every publish.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import duckdb
 
+from salesops_dagster.findings import Finding
 from salesops_dagster.first_response.publish import (
     FIELD_NAMES,
     PURPOSE,
@@ -38,29 +38,13 @@ from salesops_dagster.first_response.sql import FIRST_RESPONSE_TABLE, STATE_TABL
 from salesops_dagster.salesforce.fields import FIRST_RESPONSE_AT
 from salesops_dagster.salesforce.writer import PlannedWrite, same_value
 from salesops_dagster.warehouse.connection import from_warehouse_ts
-from salesops_dagster.warehouse.writes import held_values, latest_writes
+from salesops_dagster.warehouse.writes import held_values
 
 LIMIT = 20
 _BY_ID = 100_000  # larger plans read every lead's held values at once (see publish)
 
 # A deliberately loose address test: something@something.tld, no spaces.
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-
-
-@dataclass(frozen=True)
-class Finding:
-    """Offending leads: the total count and up to `limit` of them (Id -> what is wrong)."""
-
-    count: int = 0
-    leads: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def passed(self) -> bool:
-        return self.count == 0
-
-    @property
-    def lead_ids(self) -> list[str]:
-        return list(self.leads)
 
 
 def _finding(con: duckdb.DuckDBPyConnection, sql: str, limit: int, **params: object) -> Finding:
@@ -213,18 +197,4 @@ def planned_writes_move_later(
         mart = from_warehouse_ts(computed.get(lead_id))
         if mart is None or not same_value(value, mart):
             problems[lead_id] = f"plans {value.isoformat()} but the mart holds {mart}"
-    ordered = sorted(problems)
-    return Finding(len(ordered), {lead_id: problems[lead_id] for lead_id in ordered[:limit]})
-
-
-def permanent_write_failures(con: duckdb.DuckDBPyConnection, *, limit: int = LIMIT) -> Finding:
-    failures = [
-        w
-        for w in latest_writes(con, PURPOSE, status="failed")
-        if not w.retryable and w.sobject == SOBJECT
-    ]
-    failures.sort(key=lambda w: w.record_id)
-    return Finding(
-        len(failures),
-        {w.record_id: f"{w.error_code}: {w.message}" for w in failures[:limit]},
-    )
+    return Finding.of(problems, limit)

@@ -7,32 +7,15 @@ The Dagster asset checks in `defs/routing` are thin wrappers around these.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import duckdb
 
+from salesops_dagster.findings import Finding
 from salesops_dagster.policy.loader import LoadedPolicy, known_ids
 from salesops_dagster.routing.candidates import load_candidates
 from salesops_dagster.routing.decisions import RoutingDecision, read_decisions
 from salesops_dagster.warehouse.connection import table_exists
-
-SAMPLE = 20
-
-
-@dataclass
-class Finding:
-    count: int = 0
-    sample: list[str] = field(default_factory=list)
-
-    def add(self, item: str) -> None:
-        self.count += 1
-        if len(self.sample) < SAMPLE:
-            self.sample.append(item)
-
-    @property
-    def passed(self) -> bool:
-        return self.count == 0
 
 
 def current_decisions(
@@ -59,7 +42,7 @@ def undecided_leads(
         )
         if waiting:
             continue
-        finding.add(f"{candidate.lead_id} (attempt {candidate.attempt})")
+        finding.add(candidate.lead_id, f"attempt {candidate.attempt} has no decision")
     return finding
 
 
@@ -79,7 +62,7 @@ def attempt_gaps(con: duckdb.DuckDBPyConnection) -> Finding:
         """
     ).fetchall()
     for lead_id, decisions, _attempts, last in rows:
-        finding.add(f"{lead_id}: {decisions} decision(s) for attempts up to {last}")
+        finding.add(lead_id, f"{decisions} decision(s) for attempts up to {last}")
     return finding
 
 
@@ -93,13 +76,13 @@ def invalid_owners(con: duckdb.DuckDBPyConnection, loaded: LoadedPolicy) -> Find
         pool = pools.get(d.pool) if d.pool else None
         if d.is_fallback:
             if d.owner_id != policy.fallback_for(pool):
-                finding.add(f"{d.lead_id}: fallback owner {d.owner_id} is not the policy's")
+                finding.add(d.lead_id, f"fallback owner {d.owner_id} is not the policy's")
             continue
         members = {m.user_id for m in pool.members} if pool else set()
         if d.owner_id not in members:
-            finding.add(f"{d.lead_id}: owner {d.owner_id} is not in pool {d.pool}")
+            finding.add(d.lead_id, f"owner {d.owner_id} is not in pool {d.pool}")
         elif not active.get(d.owner_id, False):
-            finding.add(f"{d.lead_id}: owner {d.owner_id} is not an active user")
+            finding.add(d.lead_id, f"owner {d.owner_id} is not an active user")
     return finding
 
 
@@ -121,7 +104,8 @@ def cap_violations(con: duckdb.DuckDBPyConnection, loaded: LoadedPolicy) -> Find
                 for day, n in sorted(per_day.items()):
                     if n > member.daily_cap:
                         finding.add(
-                            f"{member.user_id} in {pool.name}: {n} on {day}, cap {member.daily_cap}"
+                            f"{member.user_id} in {pool.name} on {day}",
+                            f"{n} leads, daily cap {member.daily_cap}",
                         )
             if member.period_cap is not None:
                 span = timedelta(days=member.period_cap.days)
@@ -131,9 +115,9 @@ def cap_violations(con: duckdb.DuckDBPyConnection, loaded: LoadedPolicy) -> Find
                         start += 1
                     if end - start + 1 > member.period_cap.max:
                         finding.add(
-                            f"{member.user_id} in {pool.name}: {end - start + 1} within "
-                            f"{member.period_cap.days} day(s) up to {t.isoformat()}, "
-                            f"max {member.period_cap.max}"
+                            f"{member.user_id} in {pool.name} up to {t.isoformat()}",
+                            f"{end - start + 1} leads within {member.period_cap.days} day(s), "
+                            f"max {member.period_cap.max}",
                         )
                         break
     return finding
@@ -152,7 +136,7 @@ def unstamped(con: duckdb.DuckDBPyConnection) -> Finding:
         """
     ).fetchall()
     for (decision_id,) in rows:
-        finding.add(decision_id)
+        finding.add(decision_id, "no semver policy_version or sha256")
     return finding
 
 

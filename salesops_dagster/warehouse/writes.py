@@ -24,6 +24,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from salesops_dagster.findings import Finding
 from salesops_dagster.ingest.objects import OBJECTS_BY_NAME
 from salesops_dagster.warehouse.connection import (
     from_warehouse_ts,
@@ -270,3 +271,10 @@ def held_values(
             if name in wanted:
                 held[record_id][name] = value
     return held
+
+
+def permanent_write_failures(con: duckdb.DuckDBPyConnection, purpose: str) -> Finding:
+    """Records whose latest `purpose` attempt failed for good, with Salesforce's code and
+    message (the next publish does not resend those values: a person should look)."""
+    failed = [w for w in latest_writes(con, purpose, status="failed") if not w.retryable]
+    return Finding.of({w.record_id: f"{w.error_code}: {w.message}" for w in failed})

@@ -58,12 +58,13 @@ def test_each_check_catches_its_planted_violation(synced):
             {"o": "005000000000000AAA", "d": decision.decision_id},
         )
         found = checks.invalid_owners(con, loaded)
-        assert found.count == 1 and decision.lead_id in found.sample[0]
+        assert found.count == 1 and found.keys == [decision.lead_id]
+        assert "is not in pool" in found.sample[decision.lead_id]
         con.execute(
             "UPDATE salesops.lead_routing_decision SET policy_version = '' WHERE decision_id = $d",
             {"d": decision.decision_id},
         )
-        assert checks.unstamped(con).sample == [decision.decision_id]
+        assert checks.unstamped(con).keys == [decision.decision_id]
         con.execute(
             "UPDATE salesops.lead_routing_decision SET attempt = 3 WHERE decision_id = $d",
             {"d": decision.decision_id},
@@ -97,7 +98,8 @@ def test_a_cap_violation_is_found_on_the_pools_calendar_day(synced, tmp_path, mo
         )
         found = checks.cap_violations(con, loaded)
     assert len(same) >= 2
-    assert found.count == 1 and owner in found.sample[0] and "cap 1" in found.sample[0]
+    [(where, what)] = found.sample.items()
+    assert found.count == 1 and owner in where and "daily cap 1" in what
 
 
 def test_a_failed_blocking_check_stops_the_owner_write(synced):

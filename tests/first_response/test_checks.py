@@ -11,7 +11,11 @@ import pytest
 from salesops_dagster.first_response import checks
 from salesops_dagster.first_response.publish import plan_first_response_writes, planned_write
 from salesops_dagster.first_response.sql import refresh_first_response
-from salesops_dagster.warehouse.writes import WriteAttempt, record_attempts
+from salesops_dagster.warehouse.writes import (
+    WriteAttempt,
+    permanent_write_failures,
+    record_attempts,
+)
 from tests.first_response import MONDAY, Org, sf_ts, shipped_policy
 
 POLICY = shipped_policy()
@@ -39,14 +43,16 @@ ALL = (
     checks.one_row_per_lead,
     checks.unresolvable_responders,
     checks.planned_writes_move_later,
-    checks.permanent_write_failures,
+    lambda con: permanent_write_failures(con, "first_response"),
 )
 
 
 def test_a_clean_mart_passes_every_check(org: Org) -> None:
     for check in ALL:
         finding = check(org.con)
-        assert finding.passed and finding.count == 0 and finding.lead_ids == [], check.__name__
+        assert finding.passed and finding.count == 0 and finding.keys == [], getattr(
+            check, "__name__", "permanent_write_failures"
+        )
 
 
 def update(org: Org, lead_id: str, assignments: str) -> None:
@@ -61,8 +67,8 @@ def test_negative_ttfr(org: Org) -> None:
     update(org, org.leads[0], "ttfr_business_minutes = -0.01")
     finding = checks.negative_ttfr(org.con)
     assert finding.count == 2
-    assert finding.lead_ids == sorted([org.leads[0], org.leads[1]])
-    assert "-3.50" in finding.leads[org.leads[1]]
+    assert finding.keys == sorted([org.leads[0], org.leads[1]])
+    assert "-3.50" in finding.sample[org.leads[1]]
 
 
 def test_response_before_creation(org: Org) -> None:
@@ -71,7 +77,7 @@ def test_response_before_creation(org: Org) -> None:
     org.update("Lead", org.leads[1], CreatedDate=sf_ts(C + timedelta(hours=5)))
     org.sync()
     finding = checks.response_before_creation(org.con)
-    assert finding.lead_ids == sorted(org.leads[:2])
+    assert finding.keys == sorted(org.leads[:2])
 
 
 def test_one_row_per_lead(org: Org) -> None:
@@ -95,7 +101,7 @@ def test_one_row_per_lead(org: Org) -> None:
     org.sync()
     finding = checks.one_row_per_lead(org.con)
     assert finding.count == 3
-    assert finding.leads == {
+    assert finding.sample == {
         stray: "row without a raw lead",
         org.leads[3]: "raw lead without a row",
         duplicate: "2 rows",
@@ -106,9 +112,9 @@ def test_unresolvable_responders(org: Org) -> None:
     update(org, org.leads[0], "first_response_user = '0055e00000000ZZAAA'")  # no such User
     update(org, org.leads[2], "first_response_user = 'not an address'")  # an EmailMessage
     finding = checks.unresolvable_responders(org.con)
-    assert finding.lead_ids == sorted([org.leads[0], org.leads[2]])
-    assert "is not a User" in finding.leads[org.leads[0]]
-    assert "is not an e-mail address" in finding.leads[org.leads[2]]
+    assert finding.keys == sorted([org.leads[0], org.leads[2]])
+    assert "is not a User" in finding.sample[org.leads[0]]
+    assert "is not an e-mail address" in finding.sample[org.leads[2]]
 
 
 def test_a_plan_that_would_move_a_value_later_is_caught(org: Org) -> None:
@@ -121,8 +127,8 @@ def test_a_plan_that_would_move_a_value_later_is_caught(org: Org) -> None:
     # ...and a plan that writes over it anyway is named.
     later = planned_write(lead, C + timedelta(minutes=30), "x", "Task", 30, None)
     finding = checks.planned_writes_move_later(org.con, [later])
-    assert finding.lead_ids == [lead]
-    assert "over the earlier" in finding.leads[lead]
+    assert finding.keys == [lead]
+    assert "over the earlier" in finding.sample[lead]
     # A value that is not the mart's is caught too, and so is a partial update.
     other = org.leads[1]
     wrong = planned_write(other, C + timedelta(minutes=2), "x", "Task", 1, None)
@@ -131,7 +137,7 @@ def test_a_plan_that_would_move_a_value_later_is_caught(org: Org) -> None:
         partial.sobject, partial.record_id, {"First_Response_At__c": C}, partial.purpose
     )
     finding = checks.planned_writes_move_later(org.con, [wrong, partial])
-    assert finding.lead_ids == sorted([other, org.leads[2]])
+    assert finding.keys == sorted([other, org.leads[2]])
 
 
 def test_permanent_write_failures(org: Org) -> None:
@@ -157,8 +163,8 @@ def test_permanent_write_failures(org: Org) -> None:
             )
         ],
     )
-    finding = checks.permanent_write_failures(org.con)
-    assert finding.leads == {
+    finding = permanent_write_failures(org.con, "first_response")
+    assert finding.sample == {
         write.record_id: "FIELD_CUSTOM_VALIDATION_EXCEPTION: Status must be set first"
     }
 
@@ -174,7 +180,7 @@ def test_checks_stats_and_plan_only_read(tmp_path, org: Org) -> None:
     for file, leads in ((empty, 0), (path, 4)):
         con = duckdb.connect(str(file), read_only=True)
         for check in ALL:
-            assert check(con).passed, check.__name__
+            assert check(con).passed, check
         assert first_response_stats(con)["leads"] == leads
         assert len(open_breaches(con)) == (1 if leads else 0)  # the open lead, 30 days on
         assert len(plan_first_response_writes(con)) == (3 if leads else 0)

@@ -6,6 +6,7 @@ from salesops_dagster.first_response import checks
 from salesops_dagster.first_response.publish import plan_first_response_writes
 from salesops_dagster.warehouse.resource import WarehouseResource
 
+from ..results import check_result
 from .assets import lead_first_response
 
 # No automation_condition on these checks: without one they ride along with every run of their
@@ -13,19 +14,6 @@ from .assets import lead_first_response
 # their own `any_deps_updated()` they were re-requested on the tick after any in-process run
 # (those record no check selection), and as "will be requested" they satisfied the publish's
 # `all_deps_blocking_checks_passed`: a failed check still got the publish requested.
-
-
-def _result(finding: checks.Finding, what: str) -> dg.AssetCheckResult:
-    metadata: dict = {"offending_leads": finding.count}
-    if finding.leads:
-        metadata["sample"] = dg.MetadataValue.md(
-            "\n".join(f"- {lead}: {note}" for lead, note in finding.leads.items())
-        )
-    return dg.AssetCheckResult(
-        passed=finding.passed,
-        description=None if finding.passed else f"{finding.count} {what}",
-        metadata=metadata,
-    )
 
 
 def _check(name: str, what: str, fn, doc: str):
@@ -37,7 +25,7 @@ def _check(name: str, what: str, fn, doc: str):
     )
     def _run(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.get_connection() as con:
-            return _result(fn(con), what)
+            return check_result(fn(con), what)
 
     return _run
 

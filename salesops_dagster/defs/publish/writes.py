@@ -8,7 +8,9 @@ from salesops_dagster import settings
 from salesops_dagster.salesforce.resource import SalesforceResource
 from salesops_dagster.salesforce.writer import PlannedWrite, SalesforceWriter
 from salesops_dagster.warehouse.resource import WarehouseResource
-from salesops_dagster.warehouse.writes import latest_writes
+from salesops_dagster.warehouse.writes import permanent_write_failures
+
+from ..results import check_result
 
 # Publishes run after their source asset and only when its blocking checks passed.
 AFTER_CHECKS = (
@@ -48,10 +50,7 @@ def permanent_failures_result(warehouse: WarehouseResource, purpose: str) -> dg.
     """Records whose latest write attempt failed for good (validation rule, converted or deleted
     lead): they will not be retried with the same values, so a person should look."""
     with warehouse.get_connection() as con:
-        failed = [w for w in latest_writes(con, purpose, status="failed") if not w.retryable]
-    sample = "\n".join(f"- {w.record_id}: {w.error_code} {w.message}" for w in failed[:20])
-    return dg.AssetCheckResult(
-        passed=not failed,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"permanent_failures": len(failed), "sample": dg.MetadataValue.md(sample or "-")},
+        finding = permanent_write_failures(con, purpose)
+    return check_result(
+        finding, "records whose write failed for good", severity=dg.AssetCheckSeverity.WARN
     )

@@ -9,6 +9,7 @@ from salesops_dagster.policy.loader import known_ids
 from salesops_dagster.routing import checks
 from salesops_dagster.warehouse.resource import WarehouseResource
 
+from ..results import check_result
 from .assets import lead_routing_decision, load_current_policy
 
 # No automation_condition on these checks: without one they ride along with every run of their
@@ -16,17 +17,6 @@ from .assets import lead_routing_decision, load_current_policy
 # their own `any_deps_updated()` they were re-requested on the tick after any in-process run
 # (those record no check selection), and as "will be requested" they satisfied the publish's
 # `all_deps_blocking_checks_passed`: a failed check still got the publish requested.
-
-
-def _result(finding: checks.Finding, what: str, **extra) -> dg.AssetCheckResult:
-    metadata = {"violations": finding.count, **extra}
-    if finding.sample:
-        metadata["sample"] = dg.MetadataValue.md("\n".join(f"- {s}" for s in finding.sample))
-    return dg.AssetCheckResult(
-        passed=finding.passed,
-        description=None if finding.passed else f"{finding.count} {what}",
-        metadata=metadata,
-    )
 
 
 @dg.asset_check(asset=lead_routing_decision, blocking=True)
@@ -37,10 +27,9 @@ def every_eligible_lead_decided_once(warehouse: WarehouseResource) -> dg.AssetCh
         loaded = load_current_policy(con)
         undecided = checks.undecided_leads(con, loaded, datetime.now(UTC))
         gaps = checks.attempt_gaps(con)
-    for item in gaps.sample:
-        undecided.add(item)
-    undecided.count += gaps.count - len(gaps.sample)
-    return _result(undecided, "leads without exactly one decision for their attempt")
+    return check_result(
+        undecided.merged(gaps), "leads without exactly one decision for their attempt"
+    )
 
 
 @dg.asset_check(asset=lead_routing_decision, blocking=True)
@@ -51,7 +40,7 @@ def owners_are_active_pool_members_or_fallback(
     that pool's fallback (flagged is_fallback)."""
     with warehouse.get_connection() as con:
         finding = checks.invalid_owners(con, load_current_policy(con))
-    return _result(finding, "decisions name an owner outside their pool or inactive")
+    return check_result(finding, "decisions name an owner outside their pool or inactive")
 
 
 @dg.asset_check(asset=lead_routing_decision, blocking=True)
@@ -60,7 +49,7 @@ def caps_never_exceeded(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     zone) or period cap (any trailing window)."""
     with warehouse.get_connection() as con:
         finding = checks.cap_violations(con, load_current_policy(con))
-    return _result(finding, "cap violations")
+    return check_result(finding, "cap violations")
 
 
 @dg.asset_check(asset=lead_routing_decision, blocking=True)
@@ -68,7 +57,7 @@ def policy_version_stamped(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     """Every decision carries a semver policy version and the policy file's sha256."""
     with warehouse.get_connection() as con:
         finding = checks.unstamped(con)
-    return _result(finding, "decisions without a policy version or sha256")
+    return check_result(finding, "decisions without a policy version or sha256")
 
 
 @dg.asset_check(asset=lead_routing_decision)
