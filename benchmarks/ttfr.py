@@ -60,7 +60,7 @@ import pandas as pd
 from salesops_dagster.devorg.ids import checksum
 from salesops_dagster.first_response import calendar as cal
 from salesops_dagster.first_response import sql as ttfr_sql
-from salesops_dagster.first_response.publish import collection_calls, plan_first_response_writes
+from salesops_dagster.first_response.publish import plan_first_response_writes
 from salesops_dagster.first_response.sql import FIRST_RESPONSE_TABLE, ensure_tables, recompute_all
 from salesops_dagster.first_response.sql import refresh_first_response as refresh
 from salesops_dagster.ingest.objects import EMAIL_MESSAGE, EMAIL_MESSAGE_RELATION, LEAD, TASK, USER
@@ -72,6 +72,7 @@ from salesops_dagster.policy.models import (
     NotCondition,
     RoutingPolicy,
 )
+from salesops_dagster.salesforce.client import write_calls_floor
 from salesops_dagster.warehouse.raw import ensure_table
 from salesops_dagster.warehouse.writes import WriteAttempt, record_attempts
 
@@ -777,7 +778,7 @@ def _step(
         "updated": stats.updated,
         "changed": changed,
         "planned": len(planned),
-        "calls": collection_calls(planned),
+        "calls": write_calls_floor(len(planned)),
         "floor_calls": math.ceil(changed / 200),
         "plan_seconds": plan_s,
     }
@@ -857,7 +858,7 @@ def phase_incremental(path: Path, args: argparse.Namespace) -> dict[str, Any]:
     return {
         "full_seconds": full_s,
         "first_plan": len(planned_all),
-        "first_plan_calls": collection_calls(planned_all),
+        "first_plan_calls": write_calls_floor(len(planned_all)),
         "first_plan_seconds": first_plan_s,
         "echo_seconds": echo_s,
         "echo_recomputed": echo.leads_recomputed,

@@ -21,11 +21,6 @@ def policy_path() -> str:
     return os.environ.get("SALESOPS_POLICY") or str(REPO_ROOT / "policies" / "routing_policy.json")
 
 
-def flywheel_dir() -> str:
-    """`SALESOPS_FLYWHEEL_DIR`: where the JSONL exports go."""
-    return os.environ.get("SALESOPS_FLYWHEEL_DIR") or "data/flywheel"
-
-
 def partitions_start() -> str:
     """`SALESOPS_PARTITIONS_START`: the first daily partition of the raw assets (YYYY-MM-DD)."""
     return os.environ.get("SALESOPS_PARTITIONS_START") or "2025-01-01"

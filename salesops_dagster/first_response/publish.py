@@ -16,7 +16,6 @@ just wrote).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -154,11 +153,3 @@ def plan_first_response_writes(con: duckdb.DuckDBPyConnection) -> list[PlannedWr
         return planned
     kept = {id(w) for w in drop_known_failures(suspects, permanent)}
     return [w for w in planned if w.record_id not in failed_ids or id(w) in kept]
-
-
-def collection_calls(planned: Iterable[PlannedWrite], size: int = 200) -> int:
-    """sObject Collections calls a plan takes (200 records per call, one sObject per call)."""
-    per_object: dict[str, int] = {}
-    for write in planned:
-        per_object[write.sobject] = per_object.get(write.sobject, 0) + 1
-    return sum(-(-n // size) for n in per_object.values())
