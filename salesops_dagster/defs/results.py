@@ -22,3 +22,15 @@ def check_result(
         description=None if finding.passed else f"{finding.count} {what}",
         metadata=shown,
     )
+
+
+def markdown_table(
+    header: list[str], rows: list[list[object]], *, numeric_last: bool = True
+) -> str:
+    """A Markdown table for asset metadata (the last column right-aligned when numeric)."""
+    align = ["---"] * len(header)
+    if numeric_last:
+        align[-1] = "---:"
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)

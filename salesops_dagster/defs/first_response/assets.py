@@ -8,6 +8,7 @@ from salesops_dagster.first_response.sla import first_response_stats, open_breac
 from salesops_dagster.first_response.sql import refresh_first_response
 from salesops_dagster.warehouse.resource import WAREHOUSE_POOL, WarehouseResource
 
+from ..results import markdown_table
 from ..routing.assets import AFTER_INGEST, load_current_policy
 
 RAW_DEPS = [
@@ -19,17 +20,19 @@ RAW_DEPS = [
 def _breach_table(rows: list[dict]) -> str:
     if not rows:
         return "No open lead is past its SLA."
-    lines = [
-        "| lead | segment | region | created | due | overdue (min) |",
-        "|---|---|---|---|---|---:|",
-    ]
-    lines += [
-        f"| {r['lead_id']} | {r.get('segment')} | {r.get('region')} | "
-        f"{r['lead_created_at']:%Y-%m-%d %H:%M} | {r['sla_due_at']:%Y-%m-%d %H:%M} | "
-        f"{r['overdue_minutes']:.0f} |"
+    header = ["lead", "segment", "region", "created", "due", "overdue (min)"]
+    table = [
+        [
+            r["lead_id"],
+            r.get("segment"),
+            r.get("region"),
+            f"{r['lead_created_at']:%Y-%m-%d %H:%M}",
+            f"{r['sla_due_at']:%Y-%m-%d %H:%M}",
+            f"{r['overdue_minutes']:.0f}",
+        ]
         for r in rows
     ]
-    return "\n".join(lines)
+    return markdown_table(header, table)
 
 
 @dg.asset(

@@ -13,6 +13,8 @@ from salesops_dagster.routing.decisions import ensure_decision_table, insert_dec
 from salesops_dagster.routing.engine import route_pending
 from salesops_dagster.warehouse.resource import WAREHOUSE_POOL, WarehouseResource
 
+from ..results import markdown_table
+
 RAW_DEPS = [dg.AssetKey(["salesforce", name]) for name in ("lead", "user", "group")]
 
 # Runs after each ingest that changed its inputs, once no upstream run is in flight.
@@ -41,9 +43,8 @@ def _owner_table(decisions) -> str:
     for d in decisions:
         key = (d.pool or "(none)", d.owner_id + (" (fallback)" if d.is_fallback else ""))
         counts[key] = counts.get(key, 0) + 1
-    lines = ["| pool | owner | leads |", "| --- | --- | ---: |"]
-    lines += [f"| {pool} | {owner} | {n} |" for (pool, owner), n in sorted(counts.items())]
-    return "\n".join(lines)
+    rows = [[pool, owner, n] for (pool, owner), n in sorted(counts.items())]
+    return markdown_table(["pool", "owner", "leads"], rows)
 
 
 @dg.asset(

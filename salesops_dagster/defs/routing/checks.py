@@ -9,7 +9,7 @@ from salesops_dagster.policy.loader import known_ids
 from salesops_dagster.routing import checks
 from salesops_dagster.warehouse.resource import WarehouseResource
 
-from ..results import check_result
+from ..results import check_result, markdown_table
 from .assets import lead_routing_decision, load_current_policy
 
 # No automation_condition on these checks: without one they ride along with every run of their
@@ -91,11 +91,14 @@ def distribution_follows_weights(warehouse: WarehouseResource) -> dg.AssetCheckR
         key=lambda item: abs(item[2]),
         default=None,
     )
-    rows = ["| pool | member | share minus weight share |", "| --- | --- | ---: |"] + [
-        f"| {pool} | {user} | {s:+.1%} |"
-        for pool, members in sorted(skew.items())
-        for user, s in sorted(members.items())
-    ]
+    table = markdown_table(
+        ["pool", "member", "share minus weight share"],
+        [
+            [pool, user, f"{s:+.1%}"]
+            for pool, members in sorted(skew.items())
+            for user, s in sorted(members.items())
+        ],
+    )
     return dg.AssetCheckResult(
         passed=worst is None or abs(worst[2]) <= 0.10,
         severity=dg.AssetCheckSeverity.WARN,
@@ -104,6 +107,6 @@ def distribution_follows_weights(warehouse: WarehouseResource) -> dg.AssetCheckR
         else f"{worst[1]} in {worst[0]} is {worst[2]:+.1%} off the share its weight asks for",
         metadata={
             "worst_skew": round(worst[2], 4) if worst else 0.0,
-            "skew": dg.MetadataValue.md("\n".join(rows)),
+            "skew": dg.MetadataValue.md(table),
         },
     )
