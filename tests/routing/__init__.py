@@ -98,3 +98,33 @@ def load_records(
     for name in objects:
         records = [full_record(name, r) for r in data.get(name, [])]
         raw.upsert_records(con, OBJECTS_BY_NAME[name], records, synced_at)
+
+
+def record_owner_write(con, decision_id: str, lead_id: str, at, ok: bool = True) -> None:
+    """What the writer records after sending a routing decision's owner, through the writer's own
+    table code (so a change to `salesops.salesforce_write` reaches these tests)."""
+    import uuid
+
+    from salesops_dagster.warehouse.writes import WriteAttempt, record_attempts
+
+    record_attempts(
+        con,
+        [
+            WriteAttempt(
+                write_id=uuid.uuid4().hex,
+                run_id="test",
+                purpose="routing",
+                sobject="Lead",
+                record_id=lead_id,
+                source_key=decision_id,
+                fields="{}",
+                method="collections",
+                attempted_at=at,
+                success=ok,
+                error_code=None if ok else "UNABLE_TO_LOCK_ROW",
+                message=None,
+                retryable=not ok,
+                status="written" if ok else "failed",
+            )
+        ],
+    )

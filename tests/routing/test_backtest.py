@@ -19,7 +19,14 @@ from salesops_dagster.routing.backtest import backtest
 from salesops_dagster.routing.decisions import insert_decisions, read_decisions
 from salesops_dagster.routing.engine import route_pending
 from salesops_dagster.warehouse.connection import to_warehouse_ts
-from tests.routing import INTAKE_QUEUE, POLICY_PATH, load_records, shipped_doc, write_policy
+from tests.routing import (
+    INTAKE_QUEUE,
+    POLICY_PATH,
+    load_records,
+    record_owner_write,
+    shipped_doc,
+    write_policy,
+)
 
 END = datetime(2026, 11, 30, tzinfo=UTC)
 MID = END - timedelta(weeks=3)
@@ -52,16 +59,7 @@ def route_in_runs(con: duckdb.DuckDBPyConnection) -> None:
     # One lead's owner was written, then a person handed it back.
     first = next(d for d in run2 if not d.is_fallback)
     written_at = END + timedelta(minutes=5)
-    con.execute("CREATE SCHEMA IF NOT EXISTS salesops")
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS salesops.salesforce_write (purpose VARCHAR, "
-        "record_id VARCHAR, source_key VARCHAR, success BOOLEAN, status VARCHAR, "
-        "attempted_at TIMESTAMP)"
-    )
-    con.execute(
-        "INSERT INTO salesops.salesforce_write VALUES ('routing', ?, ?, true, 'written', ?)",
-        [first.lead_id, first.decision_id, to_warehouse_ts(written_at)],
-    )
+    record_owner_write(con, first.decision_id, first.lead_id, written_at)
     back = written_at + timedelta(hours=2)
     con.execute(
         'UPDATE salesforce.lead SET "SystemModstamp" = ?, "LastModifiedDate" = ? WHERE "Id" = ?',

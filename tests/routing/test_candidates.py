@@ -27,19 +27,11 @@ from tests.routing import (
     business_hours,
     load_records,
     loaded,
+    record_owner_write,
     simple_policy,
 )
 
 END = datetime(2026, 11, 30, tzinfo=UTC)
-
-# The writer's table, as the brief fixes its columns (purpose, record_id, source_key = decision_id,
-# success, status, attempted_at); created here so these tests do not depend on the writer.
-WRITES_DDL = """
-CREATE TABLE IF NOT EXISTS salesops.salesforce_write (
-    purpose VARCHAR, sobject VARCHAR, record_id VARCHAR, source_key VARCHAR,
-    success BOOLEAN, status VARCHAR, attempted_at TIMESTAMP
-)
-"""
 
 
 @pytest.fixture(scope="module")
@@ -168,12 +160,7 @@ def small_warehouse() -> tuple[duckdb.DuckDBPyConnection, list[str]]:
 
 
 def write(con: duckdb.DuckDBPyConnection, decision_id: str, lead_id: str, at: datetime, ok=True):
-    con.execute("CREATE SCHEMA IF NOT EXISTS salesops")
-    con.execute(WRITES_DDL)
-    con.execute(
-        "INSERT INTO salesops.salesforce_write VALUES ('routing', 'Lead', ?, ?, ?, ?, ?)",
-        [lead_id, decision_id, ok, "written" if ok else "failed", to_warehouse_ts(at)],
-    )
+    record_owner_write(con, decision_id, lead_id, at, ok)
 
 
 def set_owner(con: duckdb.DuckDBPyConnection, lead_id: str, owner_id: str, at: datetime) -> None:
