@@ -5,22 +5,7 @@ whom and through which record the lead was first answered, the minutes it took (
 business), its segment and region (the routing policy's first-match rules, compiled by
 `routing.rules.case_sql`, so TTFR and routing agree), its SLA and SLA status (see `sla`).
 
-Semantics (DESIGN.md, "TTFR semantics"). For lead L with CreatedDate C a response is
-
-1. a Task: not deleted, `WhoId = L.Id`, `CreatedDate >= C`, `coalesce(TaskSubtype, Type)` among
-   the policy's `first_touch.counted_task_kinds`, `OwnerId` not among its `excluded_user_ids`.
-   Time `CreatedDate`, responder `OwnerId`, source `Task`;
-2. an EmailMessage: not deleted, not incoming, not a draft (`Status` '5'), `MessageDate >= C`,
-   linked to L by a (not deleted) EmailMessageRelation with `RelationId = L.Id` and RelationType
-   To/Cc/BccAddress, or by `ActivityId` -> a Task whose `WhoId = L.Id` (the Task itself may be
-   deleted or uncounted: the link is what matters). Time `MessageDate`, responder `FromAddress`,
-   source `EmailMessage`. A null `Incoming` is read as false (Salesforce's default);
-
-and the first response is the smallest by (time, Task before EmailMessage, record Id). An
-Enhanced Email is a Task (TaskSubtype 'Email') plus an EmailMessage whose ActivityId is that Task,
-both stamped with the same time: they are one response, and the tie-break makes it the Task, so a
-pair never yields two responses nor the EmailMessage as source. An email linked twice (relation and
-ActivityId) counts once.
+The semantics, and how the first response is found, are `responses`' docstring.
 
 Never later
 -----------
@@ -73,7 +58,7 @@ from typing import Any
 import duckdb
 
 from salesops_dagster.first_response import calendar as cal
-from salesops_dagster.first_response import sla
+from salesops_dagster.first_response import responses, sla
 from salesops_dagster.ingest.objects import EMAIL_MESSAGE, EMAIL_MESSAGE_RELATION, LEAD, TASK, USER
 from salesops_dagster.policy.models import RoutingPolicy
 from salesops_dagster.routing import rules as rule_logic
@@ -82,7 +67,6 @@ from salesops_dagster.warehouse.raw import ensure_table
 
 FIRST_RESPONSE_TABLE = "salesops.lead_first_response"
 STATE_TABLE = "salesops._ttfr_state"
-LINK_RELATION_TYPES = ("ToAddress", "CcAddress", "BccAddress")
 RAW_SPECS = (LEAD, TASK, EMAIL_MESSAGE, EMAIL_MESSAGE_RELATION, USER)
 
 _CREATE_TABLE = f"""
@@ -140,16 +124,7 @@ _COLUMNS = (
 _VALUE_COLUMNS = tuple(c for c in _COLUMNS if c not in ("lead_id", "computed_at"))
 
 _US_PER_MINUTE = 60_000_000
-_TEMP_TABLES = (
-    "_ttfr_changed_tasks",
-    "_ttfr_changed_emails",
-    "_ttfr_changed_relations",
-    "_ttfr_changed_leads",
-    "_ttfr_candidates",
-    "_ttfr_leads",
-    "_ttfr_chosen",
-    "_ttfr_rows",
-)
+_TEMP_TABLES = (*responses.TEMP_TABLES, "_ttfr_leads", "_ttfr_rows")
 
 
 # --- schema ---------------------------------------------------------------------------------------
@@ -269,73 +244,6 @@ def _compile(policy: RoutingPolicy) -> _PolicySql:
     return _PolicySql(params, task_counts, segment, region, f"CAST({sla_minutes} AS INTEGER)")
 
 
-# --- candidate responses --------------------------------------------------------------------------
-
-_EMAIL_COUNTS = (
-    'NOT e._is_deleted AND NOT coalesce(e."Incoming", false) '
-    'AND e."Status" IS DISTINCT FROM \'5\' AND e."MessageDate" IS NOT NULL'
-)
-_RELATION_LINKS = (
-    'NOT r._is_deleted AND r."RelationId" IS NOT NULL AND r."RelationType" IN '
-    "(" + ", ".join(f"'{t}'" for t in LINK_RELATION_TYPES) + ")"
-)
-
-
-def _task_candidates(source: str, p: _PolicySql) -> str:
-    return f"""
-    SELECT t."WhoId" AS lead_id, t."CreatedDate" AS responded_at, 0 AS source_rank,
-           t."Id" AS record_id, t."OwnerId" AS responder
-    FROM {source} AS t
-    WHERE {p.task_counts}"""  # noqa: S608 - table names are constants
-
-
-def _email_candidates(emails: str, relations: str, tasks: str) -> str:
-    """Outbound emails of `emails` linked to a lead through `relations` or via ActivityId to a
-    Task of `tasks`."""
-    return f"""
-    SELECT r."RelationId" AS lead_id, e."MessageDate" AS responded_at, 1 AS source_rank,
-           e."Id" AS record_id, e."FromAddress" AS responder
-    FROM {emails} AS e
-    JOIN {relations} AS r ON r."EmailMessageId" = e."Id"
-    WHERE {_EMAIL_COUNTS} AND {_RELATION_LINKS}
-    UNION ALL
-    SELECT a."WhoId", e."MessageDate", 1, e."Id", e."FromAddress"
-    FROM {emails} AS e
-    JOIN {tasks} AS a ON a."Id" = e."ActivityId"
-    WHERE {_EMAIL_COUNTS} AND a."WhoId" IS NOT NULL"""  # noqa: S608 - table names are constants
-
-
-def _full_candidates(p: _PolicySql) -> str:
-    task = "salesforce.task"
-    return (
-        _task_candidates(task, p)
-        + "\n    UNION ALL"
-        + _email_candidates("salesforce.email_message", "salesforce.email_message_relation", task)
-    )
-
-
-def _incremental_candidates(p: _PolicySql) -> str:
-    """Candidates with at least one row changed since the mark, and every candidate of the leads
-    that are new or whose CreatedDate changed (see the module docstring)."""
-    rescan = "(SELECT lead_id FROM _ttfr_changed_leads WHERE rescan)"
-    lead_tasks = f'(SELECT * FROM salesforce.task WHERE "WhoId" IN {rescan})'  # noqa: S608
-    lead_relations = (
-        f'(SELECT * FROM salesforce.email_message_relation WHERE "RelationId" IN {rescan})'  # noqa: S608
-    )
-    parts = [
-        _task_candidates("_ttfr_changed_tasks", p),
-        _task_candidates(lead_tasks, p),
-        _email_candidates(
-            "_ttfr_changed_emails", "salesforce.email_message_relation", "salesforce.task"
-        ),
-        _email_candidates(
-            "salesforce.email_message", "_ttfr_changed_relations", "_ttfr_changed_tasks"
-        ),
-        _email_candidates("salesforce.email_message", lead_relations, lead_tasks),
-    ]
-    return "\n    UNION ALL".join(parts)
-
-
 # --- the refresh ----------------------------------------------------------------------------------
 
 
@@ -348,7 +256,7 @@ class RefreshStats:
     stored response stayed because the recomputation found only later ones or none (never later).
     `sla_changed`: rows outside the recomputed set whose open-lead SLA status flipped at `now`.
     `synced_from` / `synced_through`: the raw `_synced_at` window covered (from exclusive).
-    `timings`: seconds per step (changes, responses, calendar, derive, write, open_sla).
+    `timings`: seconds per step (changes, reached, first, calendar, derive, write, open_sla).
     """
 
     mode: str  # 'full' | 'incremental'
@@ -444,33 +352,6 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None
     return row[0][0] if row else None
 
 
-def _prepare_changes(con: duckdb.DuckDBPyConnection, mark: datetime) -> None:
-    for table, source in (
-        ("_ttfr_changed_tasks", "salesforce.task"),
-        ("_ttfr_changed_emails", "salesforce.email_message"),
-        ("_ttfr_changed_relations", "salesforce.email_message_relation"),
-    ):
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {source} WHERE _synced_at > $mark",  # noqa: S608, E501 - constants
-            {"mark": mark},
-        )
-    # Only a new lead, or one whose CreatedDate moved, can gain a response from activity that
-    # did not change; any other lead change (owner, status, our own write-back coming back)
-    # needs its derived columns recomputed, not its activity searched again.
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _ttfr_changed_leads AS
-        SELECT lead."Id" AS lead_id,
-               s.lead_id IS NULL OR s.lead_created_at IS DISTINCT FROM lead."CreatedDate"
-                   AS rescan
-        FROM salesforce.lead AS lead
-        LEFT JOIN {FIRST_RESPONSE_TABLE} AS s ON s.lead_id = lead."Id"
-        WHERE lead._synced_at > $mark
-        """,  # noqa: S608 - constant names
-        {"mark": mark},
-    )
-
-
 def _build_leads(con: duckdb.DuckDBPyConnection, p: _PolicySql, incremental: bool) -> None:
     scope = (
         """
@@ -483,6 +364,7 @@ def _build_leads(con: duckdb.DuckDBPyConnection, p: _PolicySql, incremental: boo
     sql = f"""
 CREATE OR REPLACE TEMP TABLE _ttfr_leads AS
 SELECT
+    lead.rowid AS lead_no,
     lead."Id" AS lead_id,
     lead."CreatedDate" AS created_at,
     coalesce(lead._is_deleted, false) AS is_deleted,
@@ -492,59 +374,6 @@ SELECT
 FROM salesforce.lead AS lead{scope}
 """  # noqa: S608 - rule values are bound parameters
     _run(con, sql, p.params)
-
-
-# The earliest candidate per lead (not before its creation), then the never-later choice: the
-# stored response wins when it is earlier by the full ordering (and still a response: not before
-# the lead's creation); `keep` is false when nothing is stored.
-_CHOSEN_SQL = """
-CREATE OR REPLACE TEMP TABLE _ttfr_chosen AS
-WITH found AS (
-    SELECT
-        c.lead_id,
-        min(struct_pack(
-            responded_at := c.responded_at, source_rank := c.source_rank,
-            record_id := c.record_id, responder := c.responder)) AS best
-    FROM {candidates} AS c
-    JOIN _ttfr_leads AS l ON l.lead_id = c.lead_id
-    WHERE c.responded_at >= l.created_at
-    GROUP BY c.lead_id
-), joined AS (
-    SELECT
-        l.*,
-        f.best,
-        s.first_response_at AS s_at,
-        CASE s.first_response_source WHEN 'Task' THEN 0 WHEN 'EmailMessage' THEN 1 END AS s_rank,
-        s.first_response_record_id AS s_id,
-        s.first_response_user AS s_user
-    FROM _ttfr_leads AS l
-    LEFT JOIN found AS f ON f.lead_id = l.lead_id
-    LEFT JOIN {stored} AS s ON s.lead_id = l.lead_id
-), decided AS (
-    SELECT *,
-        coalesce(s_at IS NOT NULL AND s_at >= created_at AND (
-            best IS NULL
-            OR s_at < best.responded_at
-            OR (s_at = best.responded_at AND (s_rank < best.source_rank
-                OR (s_rank = best.source_rank AND s_id <= best.record_id)))
-        ), false) AS keep
-    FROM joined
-)
-SELECT
-    lead_id, created_at, is_deleted, is_converted, segment, region,
-    CASE WHEN keep THEN s_at ELSE best.responded_at END AS first_response_at,
-    CASE WHEN keep THEN s_user ELSE best.responder END AS first_response_user,
-    CASE WHEN keep THEN s_rank ELSE best.source_rank END AS source_rank,
-    CASE WHEN keep THEN s_id ELSE best.record_id END AS first_response_record_id,
-    keep AND (best IS NULL OR best.record_id IS DISTINCT FROM s_id) AS kept_earlier
-FROM decided
-"""
-
-_NO_STORED = (
-    "(SELECT NULL::VARCHAR AS lead_id, NULL::TIMESTAMP AS first_response_at, "
-    "NULL::VARCHAR AS first_response_source, NULL::VARCHAR AS first_response_record_id, "
-    "NULL::VARCHAR AS first_response_user WHERE false)"
-)
 
 
 def _rows_sql(p: _PolicySql) -> str:
@@ -710,22 +539,20 @@ def _refresh(
         tick = time.perf_counter()
         if incremental:
             assert mark_from is not None
-            _prepare_changes(con, mark_from)
-            incremental_sql = _incremental_candidates(p)
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE _ttfr_candidates AS {incremental_sql}",
-                p.params.for_sql(incremental_sql),
-            )
+            responses.prepare_changes(con, mark_from, FIRST_RESPONSE_TABLE)
+            incremental_sql = responses.incremental_candidates(p.task_counts)
+            candidates_sql = f"CREATE OR REPLACE TEMP TABLE _ttfr_candidates AS {incremental_sql}"
+            _run(con, candidates_sql, p.params)
             candidates = "_ttfr_candidates"
             tick = _lap(timings, "changes", tick)
         else:
-            candidates = f"({_full_candidates(p)})"
+            candidates = responses.full_candidates(p.task_counts)
         _build_leads(con, p, incremental)
-        chosen_sql = _CHOSEN_SQL.format(
-            candidates=candidates, stored=_NO_STORED if reset else FIRST_RESPONSE_TABLE
-        )
-        _run(con, chosen_sql, p.params)
-        tick = _lap(timings, "responses", tick)
+        _run(con, responses.reached_sql(candidates), p.params)
+        tick = _lap(timings, "reached", tick)
+        con.execute(responses.FOUND_SQL)
+        con.execute(responses.chosen_sql(None if reset else FIRST_RESPONSE_TABLE))
+        tick = _lap(timings, "first", tick)
         first_day, last_day, cal_fp = _ensure_calendar(con, policy, now, state)
         tick = _lap(timings, "calendar", tick)
         rows_sql = _rows_sql(p)

@@ -163,6 +163,43 @@ def test_ties_resolve_task_before_email_then_by_record_id(org: Org) -> None:
     assert first(org, lead3) == ("EmailMessage", email_a, at)
 
 
+def test_ties_follow_record_ids_not_the_order_rows_reached_the_warehouse(org: Org) -> None:
+    # The refresh carries rowids and fetches Ids for the tied rows only: the row stored first
+    # (smaller rowid) must not win when its Id is the larger one, in either source.
+    at = C + minutes(20)
+    task_lead, email_lead = org.lead(C), org.lead(C)
+    task_a = org.task(task_lead, at, owner=OTHER_REP)
+    task_b = org.task(task_lead, at, owner=REP)
+    email_a = org.email(at, to=[email_lead], from_address="a@example.com")
+    email_b = org.email(at, to=[email_lead], from_address="b@example.com")
+    assert task_a < task_b and email_a < email_b
+    held_back = {"Task": {task_a}, "EmailMessage": {email_a}}
+    held_back["EmailMessageRelation"] = {
+        r["Id"]
+        for r in org.records["EmailMessageRelation"].values()
+        if r["EmailMessageId"] == email_a
+    }
+    for sobject, ids in held_back.items():
+        org.pending[sobject] -= ids
+    refresh(org)  # only the larger Ids are in the warehouse
+    assert first(org, task_lead) == ("Task", task_b, at)
+    for sobject, ids in held_back.items():
+        org.pending[sobject] |= ids
+    refresh(org)
+
+    def the_smaller_ids_win() -> None:
+        assert first(org, task_lead) == ("Task", task_a, at)
+        assert row(org.con, task_lead)["first_response_user"] == OTHER_REP
+        assert first(org, email_lead) == ("EmailMessage", email_a, at)
+        assert row(org.con, email_lead)["first_response_user"] == "a@example.com"
+
+    the_smaller_ids_win()  # incremental: the stored larger Id gives way
+    recompute_all(org.con, POLICY, now=NOW, reset=True)
+    the_smaller_ids_win()  # from scratch: all four rows tie
+    rowids = dict(org.con.execute('SELECT "Id", rowid FROM salesforce.task').fetchall())
+    assert rowids[task_b] < rowids[task_a]  # the case this test is about
+
+
 def test_a_tie_arriving_later_still_follows_the_order(org: Org) -> None:
     at = C + minutes(20)
     lead = org.lead(C)
