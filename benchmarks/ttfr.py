@@ -17,10 +17,14 @@ ActivityId), each with a FromAddress relation and, mostly, a To/Cc/Bcc relation 
 Each phase runs in a fresh subprocess (its own peak RSS, read from VmHWM) on its own copy of the
 warehouse file, with DuckDB's `memory_limit` and `threads` set as given:
 
-- floor: `CREATE TABLE AS SELECT "WhoId", min("CreatedDate") FROM salesforce.task GROUP BY 1`:
-  the bare grouped minimum over the Task rows, materialised like the mart is (best of 3).
-- full: `recompute_all(reset=True)` on an empty mart, then `recompute_all()` over the stored mart
-  (the never-later merge), best of 2 each.
+- floor: the issue's "single min() grouped by lead over the same rows": one `min()` of the
+  activity time grouped by lead over all the activities, Tasks by `WhoId` and EmailMessages by
+  their EmailMessageRelation rows' `RelationId` (an EmailMessage has no lead column: the relation
+  is its only link), no filter, no tie-break, no lead table; into a table like the mart (best of
+  3). The Task rows alone (70 % of the activities, no e-mail at all) are measured too and printed
+  as the stricter reference, with the recompute's ratio to them.
+- full: `recompute_all(reset=True)` on an empty mart (best of 3, like the floor), then
+  `recompute_all()` over the stored mart (the never-later merge, best of 2).
 - pandas: the same semantics (task and e-mail rules, both links, tie-break, segment and region
   from the policy, calendar and business minutes, SLA status) with pandas merges and a
   sort/drop_duplicates, on DataFrames read from the same warehouse; the read is timed apart. Its
@@ -59,6 +63,7 @@ import pandas as pd
 
 from salesops_dagster.devorg.ids import checksum
 from salesops_dagster.first_response import calendar as cal
+from salesops_dagster.first_response import responses
 from salesops_dagster.first_response import sql as ttfr_sql
 from salesops_dagster.first_response.publish import plan_first_response_writes
 from salesops_dagster.first_response.sql import FIRST_RESPONSE_TABLE, ensure_tables, recompute_all
@@ -330,20 +335,34 @@ def generate(path: Path, n_leads: int, n_activities: int, seed: int) -> dict[str
 # ------------------------------------------------------------------------------------ phases
 
 
+FLOORS = {
+    "floor": """
+        SELECT lead_id, min(responded_at) AS responded_at FROM (
+            SELECT "WhoId" AS lead_id, "CreatedDate" AS responded_at FROM salesforce.task
+            UNION ALL
+            SELECT r."RelationId", e."MessageDate"
+            FROM salesforce.email_message AS e
+            JOIN salesforce.email_message_relation AS r ON r."EmailMessageId" = e."Id")
+        GROUP BY lead_id
+    """,
+    "tasks": 'SELECT "WhoId", min("CreatedDate") AS at FROM salesforce.task GROUP BY "WhoId"',
+}
+
+
 def phase_floor(path: Path, args: argparse.Namespace) -> dict[str, Any]:
     con = connect(path, args)
-    times = []
-    for _ in range(3):
-        started = time.perf_counter()
-        con.execute(
-            'CREATE OR REPLACE TABLE salesops_floor AS SELECT "WhoId", min("CreatedDate") AS at '
-            'FROM salesforce.task GROUP BY "WhoId"'
-        )
-        con.execute("CHECKPOINT")
-        times.append(time.perf_counter() - started)
-    rows = con.execute("SELECT count(*) FROM salesops_floor").fetchall()[0][0]
+    result: dict[str, Any] = {}
+    for name, sql in FLOORS.items():
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            con.execute(f"CREATE OR REPLACE TABLE salesops_floor AS {sql}")
+            con.execute("CHECKPOINT")
+            times.append(time.perf_counter() - started)
+        rows = con.execute("SELECT count(*) FROM salesops_floor").fetchall()[0][0]
+        result[name] = {"seconds": min(times), "all": times, "rows": rows}
     con.close()
-    return {"seconds": min(times), "all": times, "rows": rows, "rss_mb": peak_rss_mb()}
+    return {**result["floor"], "tasks": result["tasks"], "rss_mb": peak_rss_mb()}
 
 
 def phase_full(path: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -351,7 +370,7 @@ def phase_full(path: Path, args: argparse.Namespace) -> dict[str, Any]:
     p = policy()
     first = []
     timings: dict[str, float] = {}
-    for _ in range(2):
+    for _ in range(3):
         started = time.perf_counter()
         stats = recompute_all(con, p, now=NOW, reset=True)
         tick = time.perf_counter()
@@ -375,7 +394,7 @@ def phase_full(path: Path, args: argparse.Namespace) -> dict[str, Any]:
     ).fetchall()[0]
     # Reference points that explain the gap to the floor (same data, same settings).
     compiled = ttfr_sql._compile(p)
-    candidates = ttfr_sql._full_candidates(compiled)
+    candidates = responses.full_candidates(compiled.task_counts)
     references = {
         "candidates: scans and both e-mail links, count(*)": (
             f"SELECT count(*) FROM ({candidates})",  # noqa: S608 - built from constants
@@ -988,13 +1007,21 @@ def report(args: argparse.Namespace, info: dict, results: dict[str, Any]) -> Non
     print()
     if floor and full:
         print("Full recompute")
+        tasks = floor["tasks"]
         rows = [
             [
-                "floor: min(CreatedDate) GROUP BY WhoId over Task -> table",
+                "floor: min(time) GROUP BY lead over all activities -> table",
                 floor["seconds"],
                 1.0,
                 floor["rss_mb"],
                 floor["rows"],
+            ],
+            [
+                "  stricter: min(CreatedDate) GROUP BY WhoId, Task rows only",
+                tasks["seconds"],
+                tasks["seconds"] / floor["seconds"],
+                floor["rss_mb"],
+                tasks["rows"],
             ],
             [
                 "recompute_all(reset=True): empty mart",
@@ -1013,7 +1040,8 @@ def report(args: argparse.Namespace, info: dict, results: dict[str, Any]) -> Non
         ]
         print(table(["run", "seconds", "x floor", "peak RSS MB", "rows"], rows))
         print(
-            f"  runs: floor {', '.join(f'{s:.2f}' for s in floor['all'])} s; reset "
+            f"  runs: floor {', '.join(f'{s:.2f}' for s in floor['all'])} s; Task rows only "
+            f"{', '.join(f'{s:.2f}' for s in tasks['all'])} s; reset "
             f"{', '.join(f'{s:.2f}' for s in full['all'])} s; merge "
             f"{', '.join(f'{s:.2f}' for s in full['merge_all'])} s (best taken)"
         )
@@ -1143,6 +1171,10 @@ def summary(args: argparse.Namespace, results: dict[str, Any]) -> None:
         print(
             f"  full recompute / DuckDB floor: {ratio:.2f}x (target <= 3x): "
             f"{'met' if ratio <= 3 else 'NOT met'}"
+        )
+        print(
+            f"  (against the Task rows alone: {full['seconds'] / floor['tasks']['seconds']:.2f}x; "
+            "they hold no e-mail, see the module docstring)"
         )
     if full and pd_result:
         scaled = pd_result["seconds"] / args.pandas_fraction
