@@ -29,7 +29,12 @@ from salesops_dagster.salesforce.fields import (
     TIME_TO_FIRST_RESPONSE,
 )
 from salesops_dagster.salesforce.soql import parse_sf_datetime
-from salesops_dagster.salesforce.writer import PlannedWrite, drop_known_failures, only_changed
+from salesops_dagster.salesforce.writer import (
+    PlannedWrite,
+    drop_known_failures,
+    gc_paused,
+    only_changed,
+)
 from salesops_dagster.warehouse.connection import from_warehouse_ts, table_exists
 from salesops_dagster.warehouse.writes import held_values, permanent_failures
 
@@ -124,6 +129,7 @@ def planned_write(
     )
 
 
+@gc_paused()
 def plan_first_response_writes(con: duckdb.DuckDBPyConnection) -> list[PlannedWrite]:
     """The First_Response writes this run should send, oldest lead first; [] when nothing new.
 

@@ -15,7 +15,7 @@ import duckdb
 
 from salesops_dagster.policy.loader import LoadedPolicy
 from salesops_dagster.salesforce.fields import ASSIGNMENT_LATENCY_MINUTES, OWNER_ASSIGNED_AT
-from salesops_dagster.salesforce.writer import PlannedWrite, only_changed
+from salesops_dagster.salesforce.writer import PlannedWrite, gc_paused, only_changed
 from salesops_dagster.warehouse.connection import from_warehouse_ts, table_exists
 from salesops_dagster.warehouse.writes import held_values
 
@@ -45,6 +45,7 @@ ORDER BY l."CreatedDate", d.lead_id
 """
 
 
+@gc_paused()
 def plan_owner_writes(
     con: duckdb.DuckDBPyConnection, loaded: LoadedPolicy, *, now: datetime
 ) -> list[PlannedWrite]:

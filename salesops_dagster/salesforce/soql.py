@@ -23,8 +23,8 @@ def soql_datetime(value: datetime) -> str:
     """
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidSoqlValue(f"naive datetime {value!r}: SOQL timestamps must be timezone-aware")
-    utc = value.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    utc = value.astimezone(UTC).replace(tzinfo=None)
+    return utc.isoformat(timespec="milliseconds") + "Z"
 
 
 def parse_sf_datetime(value: str) -> datetime:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 from collections import Counter
 from datetime import UTC, datetime, timedelta, timezone
@@ -19,6 +20,7 @@ from salesops_dagster.salesforce.writer import (
     PlannedWrite,
     SalesforceWriter,
     drop_known_failures,
+    gc_paused,
     is_retryable,
     only_changed,
     same_value,
@@ -178,6 +180,28 @@ def test_planned_writes_are_validated_and_serialised_canonically():
     with pytest.raises(InvalidSoqlValue):
         PlannedWrite("Lead", lead, {"Owner Id": REP_ID}, "routing")
     assert is_retryable("UNABLE_TO_LOCK_ROW") and not is_retryable("ENTITY_IS_DELETED")
+
+
+def test_planning_pauses_the_collector_and_always_restores_it():
+    seen = []
+
+    @gc_paused()
+    def plan(fail: bool) -> None:
+        seen.append(gc.isenabled())
+        if fail:
+            raise RuntimeError("a planning bug")
+
+    assert gc.isenabled()
+    plan(False)
+    with pytest.raises(RuntimeError):
+        plan(True)
+    assert gc.isenabled() and seen == [False, False]
+    gc.disable()  # a caller that had it off keeps it off
+    try:
+        plan(False)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 # -- Collections and Bulk --------------------------------------------------------------------------
