@@ -38,8 +38,6 @@ import json
 import logging
 import os
 import platform
-import re
-import resource
 import shutil
 import signal
 import subprocess
@@ -51,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from _devorg import CHILDREN, proc_memory_mb, server_stats, start_devorg, stop, stop_children
+from _report import peak_rss_mb, progress, table
 
 from salesops_dagster.devorg.ids import make_id
 
@@ -61,21 +60,6 @@ INCREMENTAL_UPDATES = 1_000
 TOP_UP_POD = "BM"  # Id pod of the extra Tasks: synthetic data uses "5e", dev org writes "DV"
 BULK_KINDS = ("query_all", "query_more", "bulk_query_create", "bulk_query_poll")
 BULK_KINDS += ("bulk_query_results",)
-NUMERIC = re.compile(r"[-+\d.,x ]*")
-
-
-def progress(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def peak_rss_mb() -> float:
-    """This process's peak RSS in MB. VmHWM (Linux) starts afresh at exec; ru_maxrss does not:
-    Linux keeps it across fork + exec, so a phase would report its parent's peak."""
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
 def file_size_mb(path: Path) -> float:
@@ -459,29 +443,6 @@ def phase_main(args: argparse.Namespace) -> None:
 
 
 # ---------------------------------------------------------------------------------- report
-
-
-def table(headers: list[str], rows: list[list[Any]]) -> str:
-    def cell(value: Any) -> str:
-        if isinstance(value, float):
-            return f"{value:,.2f}"
-        if isinstance(value, int):
-            return f"{value:,}"
-        return str(value)
-
-    text = [[cell(v) for v in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in text)) for i, h in enumerate(headers)]
-    # Text columns (names, labels) read left to right; numbers line up on the right.
-    left = {i for i in range(len(headers)) if not all(NUMERIC.fullmatch(row[i]) for row in text)}
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(
-            c.ljust(w) if i in left else c.rjust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-
-    out = [line(headers), line(["-" * w for w in widths])] + [line(row) for row in text]
-    return "\n".join("  " + row for row in out)
 
 
 def rate(rows: int, seconds: float) -> float:

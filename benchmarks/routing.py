@@ -37,7 +37,6 @@ import atexit
 import json
 import math
 import random
-import resource
 import shutil
 import signal
 import subprocess
@@ -51,6 +50,7 @@ from typing import Any
 
 import requests
 from _devorg import CHILDREN, proc_memory_mb, server_stats, start_devorg, stop, stop_children
+from _report import peak_rss_mb, progress
 
 from salesops_dagster.devorg.ids import make_id
 
@@ -203,18 +203,6 @@ def prepare(directory: Path, n_leads: int, n_owners: int) -> tuple[Path, Path, P
     return path, policy, org
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident set (VmHWM; unlike ru_maxrss it does not inherit the parent's
-    peak across fork + exec). Falls back to ru_maxrss where /proc is missing."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def reset_peak_rss() -> bool:
     """Restart this process's VmHWM at its current RSS (Linux: `5` into clear_refs), so a later
     `peak_rss_mb` is the peak of what ran since. False where that is not possible."""
@@ -289,10 +277,6 @@ def measure(warehouse: Path, policy_path: Path) -> dict:
         current = dict(con.execute('SELECT "Id", "OwnerId" FROM salesforce.lead').fetchall())
         out["owner_changes"] = sum(d.owner_id != current[d.lead_id] for d in result.decisions)
     return out
-
-
-def progress(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def _delta(before: dict[str, Any], after: dict[str, Any], key: str) -> dict[str, int]:

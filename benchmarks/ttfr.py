@@ -47,7 +47,6 @@ import json
 import math
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -60,6 +59,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
+from _report import peak_rss_mb, progress, table
 
 from salesops_dagster.devorg.ids import checksum
 from salesops_dagster.first_response import calendar as cal
@@ -103,19 +103,6 @@ REPS = (
     "0055e000000000EAAQ",
 )
 QUEUE = "00G5e000000000GEAQ"
-
-
-def progress(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def peak_rss_mb() -> float:
-    """This process's peak RSS (VmHWM starts afresh at exec, unlike ru_maxrss)."""
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def connect(path: Path, args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
@@ -947,33 +934,6 @@ def copy(path: Path, name: str, workdir: Path) -> Path:
     target = workdir / f"{name}.duckdb"
     shutil.copyfile(path, target)
     return target
-
-
-def table(headers: list[str], rows: list[list[Any]]) -> str:
-    def cell(value: Any) -> str:
-        if isinstance(value, float):
-            return f"{value:,.2f}"
-        if isinstance(value, int):
-            return f"{value:,}"
-        return str(value)
-
-    text = [[cell(v) for v in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in text)) for i, h in enumerate(headers)]
-    lines = [
-        "  ".join(
-            h.ljust(w) if i == 0 else h.rjust(w)
-            for i, (h, w) in enumerate(zip(headers, widths, strict=True))
-        ),
-        "  ".join("-" * w for w in widths),
-    ]
-    for row in text:
-        lines.append(
-            "  ".join(
-                c.ljust(w) if i == 0 else c.rjust(w)
-                for i, (c, w) in enumerate(zip(row, widths, strict=True))
-            )
-        )
-    return "\n".join("  " + line for line in lines)
 
 
 def machine_info() -> str:
