@@ -30,7 +30,7 @@ from salesops_dagster.findings import Finding
 from salesops_dagster.first_response.publish import (
     FIELD_NAMES,
     PURPOSE,
-    SOBJECT,
+    held_first_response,
     moves_later,
     plan_first_response_writes,
 )
@@ -38,17 +38,18 @@ from salesops_dagster.first_response.sql import FIRST_RESPONSE_TABLE, STATE_TABL
 from salesops_dagster.salesforce.fields import FIRST_RESPONSE_AT
 from salesops_dagster.salesforce.writer import PlannedWrite, same_value
 from salesops_dagster.warehouse.connection import from_warehouse_ts
-from salesops_dagster.warehouse.writes import held_values
 
 LIMIT = 20
-_BY_ID = 100_000  # larger plans read every lead's held values at once (see publish)
 
 # A deliberately loose address test: something@something.tld, no spaces.
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
 def _finding(con: duckdb.DuckDBPyConnection, sql: str, limit: int, **params: object) -> Finding:
-    """Run `sql` (selecting lead_id, note) as count + first `limit` rows by lead_id."""
+    """Run `sql` (selecting lead_id, note) as count + first `limit` rows by lead_id; nothing to
+    find before the first refresh has created the mart."""
+    if not mart_exists(con):
+        return Finding()
     rows = con.execute(f"SELECT count(*) FROM ({sql})", params).fetchall()  # noqa: S608
     count = int(rows[0][0]) if rows else 0
     if not count:
@@ -61,8 +62,6 @@ def _finding(con: duckdb.DuckDBPyConnection, sql: str, limit: int, **params: obj
 
 
 def negative_ttfr(con: duckdb.DuckDBPyConnection, *, limit: int = LIMIT) -> Finding:
-    if not mart_exists(con):
-        return Finding()
     return _finding(
         con,
         f"""
@@ -78,8 +77,6 @@ def negative_ttfr(con: duckdb.DuckDBPyConnection, *, limit: int = LIMIT) -> Find
 
 
 def response_before_creation(con: duckdb.DuckDBPyConnection, *, limit: int = LIMIT) -> Finding:
-    if not mart_exists(con):
-        return Finding()
     return _finding(
         con,
         f"""
@@ -101,8 +98,6 @@ def response_before_creation(con: duckdb.DuckDBPyConnection, *, limit: int = LIM
 def one_row_per_lead(con: duckdb.DuckDBPyConnection, *, limit: int = LIMIT) -> Finding:
     """Exactly one row per raw Lead the last refresh covered (leads loaded since are not due
     yet, so an ingest between the refresh and this check is no failure), none for unknown Ids."""
-    if not mart_exists(con):
-        return Finding()
     return _finding(
         con,
         f"""
@@ -131,8 +126,6 @@ def one_row_per_lead(con: duckdb.DuckDBPyConnection, *, limit: int = LIMIT) -> F
 
 
 def unresolvable_responders(con: duckdb.DuckDBPyConnection, *, limit: int = LIMIT) -> Finding:
-    if not mart_exists(con):
-        return Finding()
     return _finding(
         con,
         f"""
@@ -171,7 +164,7 @@ def planned_writes_move_later(
     if not planned:
         return Finding()
     ids = [w.record_id for w in planned]
-    held = held_values(con, SOBJECT, list(FIELD_NAMES), ids if len(ids) <= _BY_ID else None)
+    held = held_first_response(con, ids)
     computed = dict(
         con.execute(
             f"""

@@ -100,7 +100,10 @@ def moves_later(computed_at: datetime, held_at: Any) -> bool:
     return _millis(held) <= _millis(computed_at)
 
 
-def _held(con: duckdb.DuckDBPyConnection, lead_ids: list[str]) -> dict[str, dict[str, Any]]:
+def held_first_response(
+    con: duckdb.DuckDBPyConnection, lead_ids: list[str]
+) -> dict[str, dict[str, Any]]:
+    """The four fields as Salesforce holds them for `lead_ids` (`warehouse.writes.held_values`)."""
     if len(lead_ids) > _HELD_BY_ID_LIMIT:
         return held_values(con, SOBJECT, list(FIELD_NAMES))
     return held_values(con, SOBJECT, list(FIELD_NAMES), lead_ids)
@@ -141,7 +144,7 @@ def plan_first_response_writes(con: duckdb.DuckDBPyConnection) -> list[PlannedWr
     rows = con.execute(_CANDIDATES.format(overlay=overlay)).fetchall()
     if not rows:
         return []
-    held = _held(con, [row[0] for row in rows])
+    held = held_first_response(con, [row[0] for row in rows])
     planned = []
     for lead_id, at, user, source, ttfr, record_id in rows:
         computed = from_warehouse_ts(at)
