@@ -25,6 +25,7 @@ import sys, time, duckdb
 con = duckdb.connect(sys.argv[1])
 print("locked", flush=True)
 time.sleep(float(sys.argv[2]))
+print(f"releasing {time.time()!r}", flush=True)
 con.close()
 """
 
@@ -74,10 +75,14 @@ def test_connect_waits_for_a_lock_held_by_another_process(tmp_path, read_only):
     with lock_held_by_another_process(path, seconds=1.0) as holder:
         started = time.monotonic()
         with connect(path, read_only=read_only, timeout_s=30) as con:
+            got_in = time.time()
             waited = time.monotonic() - started
             assert con.execute("SELECT x FROM t").fetchall() == [(1,)]
-        # We only got in once the other process had let go.
-        assert holder.poll() is not None
+        # We only got in once the other process had started to let go (it says so just before
+        # closing; waiting for it to exit would race with its own shutdown).
+        assert holder.stdout is not None
+        said, at = holder.stdout.readline().split()
+        assert said == "releasing" and got_in >= float(at)
         assert waited >= 0.5
 
 
